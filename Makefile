@@ -1,0 +1,56 @@
+# Two commands: `make run` serves the app on http://127.0.0.1:5000, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := incident
+
+.PHONY: run test setup db translations extract-messages clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed translations
+
+# Compiled catalogs are build output (not committed); recompiled when a .po file changes.
+translations: $(VENV)/.installed
+	@for po in incident/translations/*/LC_MESSAGES/messages.po; do \
+	  [ -e "$$po" ] || continue; mo=$${po%.po}.mo; \
+	  if [ ! -e "$$mo" ] || [ "$$po" -nt "$$mo" ]; then $(BIN)/pybabel compile --statistics -i "$$po" -o "$$mo" || exit 1; fi; \
+	done
+
+# Re-extract the Japanese source strings and merge them into the English catalog.
+extract-messages: setup
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o incident/translations/messages.pot .
+	$(BIN)/pybabel update -i incident/translations/messages.pot -d incident/translations -l en --no-fuzzy-matching
+
+db: setup
+	$(BIN)/flask db upgrade
+
+run: db
+	$(BIN)/flask seed-demo --if-empty
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+# The suite runs on SQLite, then again on PostgreSQL when INCIDENT_TEST_DATABASE_URL is set
+# (.ci/run sets it; under CI=true it must be set). Browser tests run in the SQLite pass.
+test: setup
+	INCIDENT_TEST_DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$INCIDENT_TEST_DATABASE_URL" ]; then \
+	  echo "== the same suite on PostgreSQL =="; \
+	  $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS) || exit 1; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "CI=true but INCIDENT_TEST_DATABASE_URL is not set: the PostgreSQL pass cannot run" >&2; exit 1; \
+	else \
+	  echo "(PostgreSQL pass skipped: set INCIDENT_TEST_DATABASE_URL=postgresql+psycopg://... to run it)"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache

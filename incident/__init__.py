@@ -1,0 +1,22 @@
+"""Social-media incident response for a city government: the application factory."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build and configure the Flask application."""
+    from incident import config as config_module
+    from incident.setup import init_app
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    config_module.load(app, test_config)
+    init_app(app)
+    return app

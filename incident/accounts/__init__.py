@@ -1,0 +1,1 @@
+"""The registry of the city's official social-media accounts."""

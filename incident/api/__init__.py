@@ -1,0 +1,79 @@
+"""JSON API v1: personal-token authentication and the blueprint every API module registers on."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, request
+from flask_babel import lazy_gettext as _l
+
+from incident.auth.models import User
+from incident.errors import DomainError, ValidationFailed
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class Unauthorized(DomainError):
+    """No valid token."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class BadRequest(DomainError):
+    """The body is not JSON, or not a JSON object."""
+
+    status = 400
+    code = "bad_request"
+
+
+@bp.before_request
+def authenticate() -> None:
+    """Every API call needs `Authorization: Bearer <token>`."""
+    from incident.auth.service import user_for_token
+    from incident.extensions import db
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(_l("API トークンが必要です（Authorization: Bearer <token>）。"))
+    user = user_for_token(token.strip())
+    if user is None:
+        raise Unauthorized(_l("API トークンが無効です。"))
+    db.session.commit()  # last_used_at, if it changed
+    g.api_user = user
+
+
+def api_user() -> User:
+    """The user the current API request acts for."""
+    return g.api_user
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong."""
+    if not request.is_json:
+        raise BadRequest(_l("Content-Type: application/json の JSON オブジェクトを送ってください。"))
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest(_l("JSON として読めません。"))
+    if not isinstance(data, dict):
+        raise BadRequest(_l("JSON オブジェクトを送ってください。"))
+    return data
+
+
+def require_text(data: dict[str, Any], name: str, *, required: bool = True, max_len: int = 1000) -> str:
+    """A string field of a JSON body."""
+    value = data.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationFailed(_l("入力内容を確認してください。"), fields={name: _l("文字列で指定してください。")})
+    value = value.strip()
+    if required and not value:
+        raise ValidationFailed(_l("入力内容を確認してください。"), fields={name: _l("入力してください。")})
+    if len(value) > max_len:
+        raise ValidationFailed(_l("入力内容を確認してください。"),
+                               fields={name: _l("%(max)d 文字以内で入力してください。", max=max_len)})
+    return value
+
+
+from incident.api import cases, general  # noqa: E402,F401  (routes register on bp)

@@ -1,0 +1,32 @@
+"""Audit log rows."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incident.auth.models import User
+from incident.database import UTCDateTime
+from incident.dates import utcnow
+from incident.extensions import db
+
+
+class AuditLog(db.Model):
+    """Who changed what, when (UTC), from which value to which; append-only in the database."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: e.g. case.create, case.update, note.create, user.create, token.revoke.
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column()
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: {"field": [old, new], ...}
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The id of the HTTP request or CLI invocation that made the change.
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    actor: Mapped[User | None] = relationship()

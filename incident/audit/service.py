@@ -1,0 +1,87 @@
+"""Writing audit rows in the same transaction as the change they describe."""
+from __future__ import annotations
+
+import contextvars
+import enum
+import datetime as dt
+import uuid
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import select
+
+from incident.audit.models import AuditLog
+from incident.auth.models import User
+from incident.dates import isoformat
+from incident.extensions import db
+
+_cli_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "cli_request_id", default=None
+)
+
+
+def new_request_id() -> str:
+    """A fresh id for one HTTP request or CLI invocation."""
+    return uuid.uuid4().hex
+
+
+def set_cli_request_id(value: str) -> None:
+    """Tag everything a CLI command writes with one id."""
+    _cli_request_id.set(value)
+
+
+def current_request_id() -> str:
+    """The id of the request or CLI command being served (a fresh one if there is none)."""
+    if has_request_context() and getattr(g, "request_id", None):
+        return str(g.request_id)
+    value = _cli_request_id.get()
+    if value is None:
+        value = new_request_id()
+        _cli_request_id.set(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Make a value JSON-friendly for the changes column."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        return isoformat(value)
+    if isinstance(value, (dict, list, str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def record(
+    actor: User | None,
+    action: str,
+    object_type: str,
+    object_id: int | None,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+    case_id: int | None = None,
+) -> AuditLog:
+    """Add an audit row for a change; the caller's single commit makes both durable together."""
+    row = AuditLog(
+        actor_id=actor.id if actor else None,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        case_id=case_id,
+        changes={k: [_plain(old), _plain(new)] for k, (old, new) in (changes or {}).items()},
+        request_id=current_request_id(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def audit_page(page: int, per_page: int, case_id: int | None = None, action: str | None = None):
+    """A page of audit rows, newest first, with actors loaded in the same query."""
+    from sqlalchemy.orm import joinedload
+
+    query = select(AuditLog).options(joinedload(AuditLog.actor)).order_by(AuditLog.id.desc())
+    if case_id is not None:
+        query = query.where(AuditLog.case_id == case_id)
+    if action:
+        query = query.where(AuditLog.action == action)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)

@@ -1,0 +1,1 @@
+"""People: departments, users, roles, login and API tokens."""

@@ -1,0 +1,163 @@
+"""Departments, users and API tokens: creating them and checking credentials."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from incident.audit import service as audit
+from incident.auth.models import ApiToken, Department, Role, User
+from incident.dates import utcnow
+from incident.errors import Conflict, NotFound, ValidationFailed
+from incident.extensions import db
+
+TOKEN_PREFIX = "inc_"
+MIN_PASSWORD_LENGTH = 10
+# A hash computed once so that a login for an unknown address costs as much as a real check,
+# and response times do not tell which addresses exist.
+_DUMMY_HASH: str | None = None
+
+
+def create_department(actor: User | None, code: str, name: str) -> Department:
+    """Add a department; codes are unique."""
+    code, name = code.strip(), name.strip()
+    if not code or not name:
+        raise ValidationFailed(_l("所属のコードと名称を入力してください。"))
+    if db.session.scalar(select(Department).where(Department.code == code)):
+        raise Conflict(_l("所属コード %(code)s はすでにあります。", code=code))
+    department = Department(code=code, name=name)
+    db.session.add(department)
+    db.session.flush()
+    audit.record(actor, "department.create", "department", department.id,
+                 changes={"code": (None, code), "name": (None, name)})
+    return department
+
+
+def department_by_code(code: str) -> Department:
+    """The department with this code, or NotFound."""
+    department = db.session.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        raise NotFound(_l("所属コード %(code)s はありません。", code=code))
+    return department
+
+
+def create_user(
+    actor: User | None,
+    *,
+    email: str,
+    name: str,
+    role: Role | str,
+    department: Department,
+    password: str,
+    organisation: str | None = None,
+) -> User:
+    """Add a user with a hashed password; e-mail addresses are unique, case-insensitively."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise ValidationFailed(_l("メールアドレスが正しくありません。"), fields={"email": _l("メールアドレスが正しくありません。")})
+    if not name.strip():
+        raise ValidationFailed(_l("氏名を入力してください。"), fields={"name": _l("氏名を入力してください。")})
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationFailed(_l("役割が正しくありません。"), fields={"role": _l("役割が正しくありません。")}) from None
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            _l("パスワードは %(n)d 文字以上にしてください。", n=MIN_PASSWORD_LENGTH),
+            fields={"password": _l("パスワードは %(n)d 文字以上にしてください。", n=MIN_PASSWORD_LENGTH)},
+        )
+    if db.session.scalar(select(User).where(func.lower(User.email) == email)):
+        raise Conflict(_l("%(email)s はすでに登録されています。", email=email))
+    user = User(email=email, name=name.strip(), role=role, department_id=department.id,
+                organisation=(organisation or "").strip() or None)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor, "user.create", "user", user.id,
+                 changes={"email": (None, email), "role": (None, role), "department": (None, department.code)})
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None (callers show one generic message)."""
+    global _DUMMY_HASH
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        from werkzeug.security import check_password_hash, generate_password_hash
+
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+def set_locale(actor: User, locale: str | None) -> None:
+    """Remember the user's UI language (None: the default, Japanese)."""
+    if locale not in (None, "ja", "en"):
+        raise ValidationFailed(_l("言語の指定が正しくありません。"))
+    if actor.locale != locale:
+        audit.record(actor, "user.locale", "user", actor.id, changes={"locale": (actor.locale, locale)})
+        actor.locale = locale
+        db.session.flush()
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(actor: User, name: str) -> tuple[ApiToken, str]:
+    """Create a personal API token; the plain token is returned once and never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed(
+            _l("トークンの名前を 100 文字以内で入力してください。"),
+            fields={"name": _l("トークンの名前を 100 文字以内で入力してください。")},
+        )
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=actor.id, name=name, token_hash=_hash_token(plain), prefix=plain[:10])
+    db.session.add(token)
+    db.session.flush()
+    audit.record(actor, "token.create", "api_token", token.id, changes={"name": (None, name)})
+    return token, plain
+
+
+def revoke_token(actor: User, token_id: Any) -> ApiToken:
+    """Revoke one of the actor's own tokens; others' tokens are NotFound."""
+    try:
+        token = db.session.get(ApiToken, int(token_id))
+    except (TypeError, ValueError):
+        token = None
+    if token is None or token.user_id != actor.id:
+        raise NotFound()
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.flush()
+        audit.record(actor, "token.revoke", "api_token", token.id, changes={"revoked": (False, True)})
+    return token
+
+
+def user_for_token(plain: str) -> User | None:
+    """The active user owning this unrevoked token, or None; notes when it was last used."""
+    if not plain.startswith(TOKEN_PREFIX):
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    now = utcnow()
+    # Write last-used at most once a minute, so reads through the API stay cheap.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        token.last_used_at = now
+    return token.user
+
+
+def tokens_of(actor: User) -> list[ApiToken]:
+    """The actor's tokens, newest first."""
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == actor.id).order_by(ApiToken.id.desc())
+    ))

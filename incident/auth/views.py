@@ -1,0 +1,100 @@
+"""Login, logout and the user's own settings (language, API tokens)."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from incident.audit import service as audit
+from incident.auth import service
+from incident.auth.forms import EmptyForm, LanguageForm, LoginForm, TokenForm
+from incident.errors import DomainError
+from incident.extensions import db
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a same-site relative path is followed after login; anything else is dropped."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with e-mail and password; any failure gets the same message."""
+    if current_user.is_authenticated:
+        return redirect(url_for("cases.index"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        user = service.authenticate(form.email.data or "", form.password.data or "")
+        if user is None:
+            flash(_("メールアドレスまたはパスワードが違います。"), "error")
+        else:
+            login_user(user, remember=bool(form.remember.data))
+            audit.record(user, "user.login", "user", user.id)
+            db.session.commit()
+            return redirect(safe_next(form.next.data) or url_for("cases.index"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Log out (POST with a CSRF token, so a link elsewhere cannot log anyone out)."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        logout_user()
+        flash(_("ログアウトしました。"), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    """The user's language and API tokens."""
+    language_form = LanguageForm(prefix="lang")
+    token_form = TokenForm(prefix="token")
+    if request.method == "GET":
+        language_form.locale.data = current_user.locale or "ja"
+    if "lang-locale" in request.form and language_form.validate_on_submit():
+        service.set_locale(current_user, language_form.locale.data)
+        db.session.commit()
+        flash(_("表示言語を変更しました。"), "success")
+        return redirect(url_for("auth.settings"))
+    new_token = None
+    if "token-name" in request.form and token_form.validate_on_submit():
+        try:
+            _token, new_token = service.create_token(current_user, token_form.name.data or "")
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            token_form.name.errors = [str(exc.message)]
+    return render_template(
+        "auth/settings.html",
+        language_form=language_form,
+        token_form=token_form,
+        tokens=service.tokens_of(current_user),
+        new_token=new_token,
+        revoke_form=EmptyForm(),
+    )
+
+
+@bp.route("/settings/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of the user's tokens."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        service.revoke_token(current_user, token_id)
+        db.session.commit()
+        flash(_("トークンを無効にしました。"), "success")
+    return redirect(url_for("auth.settings"))

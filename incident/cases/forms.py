@@ -1,0 +1,93 @@
+"""Forms for opening, editing and working a case."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from incident import labels
+from incident.cases.fields import DESCRIPTION_MAX, NOTE_MAX, SOURCE_MAX, TITLE_MAX
+
+_REQUIRED = _l("入力してください。")
+
+
+class CaseForm(FlaskForm):
+    """The fields of a case; the service re-checks every rule."""
+
+    kind = SelectField(_l("種別"), choices=labels.choices(labels.KIND_LABELS),
+                       validators=[InputRequired(_REQUIRED)])
+    severity = SelectField(_l("重大度"), choices=labels.choices(labels.SEVERITY_LABELS),
+                           default="medium", validators=[InputRequired(_REQUIRED)])
+    title = StringField(_l("件名"), validators=[DataRequired(_REQUIRED), Length(max=TITLE_MAX)])
+    description = TextAreaField(_l("概要（Markdown）"), validators=[Length(max=DESCRIPTION_MAX)])
+    platform = SelectField(_l("媒体"), choices=[], validators=[Optional()])
+    official_account_id = SelectField(_l("関係する公式アカウント（なりすましの場合は本物のアカウント）"),
+                                      choices=[], validators=[Optional()])
+    detected_at = DateTimeLocalField(_l("覚知日時"), format="%Y-%m-%dT%H:%M",
+                                     validators=[Optional()])
+    source = StringField(_l("情報源（例：市民からの電話、職員が発見）"), validators=[Length(max=SOURCE_MAX)])
+
+
+class NewCaseForm(CaseForm):
+    """Opening a case: its fields plus the offending URLs and, for supervisors, an assignee."""
+
+    urls = TextAreaField(_l("問題の投稿・アカウントの URL または @ハンドル（1 行に 1 件）"))
+    department_id = SelectField(_l("所属"), choices=[], validators=[Optional()])
+    assignee_id = SelectField(_l("担当者"), choices=[], validators=[Optional()])
+
+
+class EditCaseForm(CaseForm):
+    """Editing a case carries the version it was read at."""
+
+    version = HiddenField()
+
+
+class NoteForm(FlaskForm):
+    """A new note, or a correction of an earlier one."""
+
+    body = TextAreaField(_l("メモ（Markdown）"), validators=[DataRequired(_REQUIRED), Length(max=NOTE_MAX)])
+
+
+class StatusForm(FlaskForm):
+    """A status change with an optional (sometimes required) reason."""
+
+    status = SelectField(_l("新しい状態"), choices=labels.choices(labels.STATUS_LABELS),
+                         validators=[InputRequired(_REQUIRED)])
+    reason = TextAreaField(_l("理由"), validators=[Length(max=1000)])
+
+
+class AssignForm(FlaskForm):
+    """Choose the assignee ("" unassigns)."""
+
+    # Choices are checked by the service (policy.can_assign_to), not by the form.
+    assignee_id = SelectField(_l("担当者"), choices=[], validate_choice=False)
+
+
+class ItemForm(FlaskForm):
+    """An offending post or account."""
+
+    target = StringField(_l("URL または @ハンドル"), validators=[DataRequired(_REQUIRED), Length(max=500)])
+    note = StringField(_l("補足（任意）"), validators=[Length(max=500)])
+
+
+class FilterForm(FlaskForm):
+    """The list filters, sent by GET (no CSRF token: they change nothing)."""
+
+    class Meta:
+        csrf = False
+
+    kind = SelectField(_l("種別"), choices=[], validators=[Optional()])
+    status = SelectField(_l("状態"), choices=[], validators=[Optional()])
+    severity = SelectField(_l("重大度"), choices=[], validators=[Optional()])
+    assignee_id = SelectField(_l("担当者"), choices=[], validators=[Optional()])
+    department = SelectField(_l("所属"), choices=[], validators=[Optional()])
+    q = StringField(_l("件名に含む語"), validators=[Optional(), Length(max=100)])
+    page = IntegerField(validators=[Optional()])

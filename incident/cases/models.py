@@ -1,0 +1,157 @@
+"""Cases, offending items, append-only notes and the append-only timeline."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incident.accounts.models import OfficialAccount, Platform
+from incident.auth.models import Department, User
+from incident.database import UTCDateTime, enum_column
+from incident.dates import utcnow
+from incident.extensions import db
+
+
+class CaseKind(enum.StrEnum):
+    """The kinds of trouble in section 3(4), plus account takeover (3(2)ウ, 3(3)オ・カ)."""
+
+    FLAMING = "flaming"
+    IMPERSONATION = "impersonation"
+    FALSE_INFORMATION = "false_information"
+    ACCOUNT_TAKEOVER = "account_takeover"
+
+
+class Severity(enum.StrEnum):
+    """How urgent a case is."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class CaseStatus(enum.StrEnum):
+    """Where a case stands; transitions are defined in cases.service.TRANSITIONS."""
+
+    NEW = "new"
+    RESPONDING = "responding"
+    MONITORING = "monitoring"
+    CLOSED = "closed"
+
+
+class CaseCounter(db.Model):
+    """The last case number handed out in a year, so numbers are dense and never reused."""
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Case(db.Model):
+    """One incident on (or against) the city's social-media presence."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("year", "sequence", name="uq_cases_year_sequence"),
+        Index("ix_cases_department_status", "department_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column()
+    sequence: Mapped[int] = mapped_column()
+    #: Human-readable number, e.g. 2026-0007.
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind), index=True)
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity), index=True)
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    #: Markdown, rendered through incident.text.render_markdown only.
+    description: Mapped[str] = mapped_column(Text, default="")
+    platform: Mapped[Platform | None] = mapped_column(enum_column(Platform), index=True)
+    #: The official account concerned; for impersonation, the genuine account being imitated.
+    official_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("official_account.id"), index=True
+    )
+    detected_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: How the city learned of it, e.g. "市民からの電話" (free text, optional).
+    source: Mapped[str] = mapped_column(String(200), default="")
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: Optimistic-locking counter: a save made from an older version is refused.
+    version: Mapped[int] = mapped_column(default=1)
+
+    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+    department: Mapped[Department] = relationship()
+    official_account: Mapped[OfficialAccount | None] = relationship()
+    offending_items: Mapped[list[OffendingItem]] = relationship(
+        back_populates="case", order_by="OffendingItem.id"
+    )
+    notes: Mapped[list[Note]] = relationship(back_populates="case", order_by="Note.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Case {self.number} {self.kind} {self.status}>"
+
+
+class OffendingItem(db.Model):
+    """A post or account involved in a case: its URL or @handle, and when and by whom it was captured."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: An http(s) URL or an @handle.
+    target: Mapped[str] = mapped_column(String(500), index=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    captured_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    captured_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="offending_items")
+    captured_by: Mapped[User] = relationship()
+
+    @property
+    def is_url(self) -> bool:
+        return self.target.startswith(("http://", "https://"))
+
+
+class Note(db.Model):
+    """A timestamped Markdown note; append-only (the database refuses UPDATE and DELETE)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    #: Set when this note corrects an earlier one; the earlier one is then shown struck through.
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("note.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="notes")
+    author: Mapped[User] = relationship()
+    corrects: Mapped[Note | None] = relationship(remote_side=[id])
+
+
+class TimelineEvent(db.Model):
+    """Something that happened to a case; append-only (the database refuses UPDATE and DELETE)."""
+
+    __table_args__ = (Index("ix_timeline_event_case_created", "case_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: e.g. opened, acknowledged, assigned, status_changed, note_added, note_corrected, edited.
+    event: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    note_id: Mapped[int | None] = mapped_column(ForeignKey("note.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship()
+    note: Mapped[Note | None] = relationship()

@@ -1,0 +1,435 @@
+"""Case operations: open, edit, acknowledge, change status, assign, notes and offending items."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from incident import policy
+from incident.accounts.models import OfficialAccount
+from incident.audit import service as audit
+from incident.auth.models import Department, Role, User
+from incident.cases.fields import clean_case_fields, clean_note_body, clean_targets, normalise_target
+from incident.cases.models import (
+    Case,
+    CaseCounter,
+    CaseKind,
+    CaseStatus,
+    Note,
+    OffendingItem,
+    Severity,
+    TimelineEvent,
+)
+from incident.dates import as_utc, tokyo_year, utcnow
+from incident.errors import CaseError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from incident.extensions import db
+
+
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    """One allowed status change; who may make it is decided in incident.policy."""
+
+    requires_reason: bool = False
+
+
+#: Every allowed status change. Anything not listed is refused with a message.
+TRANSITIONS: dict[tuple[CaseStatus, CaseStatus], Transition] = {
+    (CaseStatus.NEW, CaseStatus.RESPONDING): Transition(),
+    (CaseStatus.NEW, CaseStatus.CLOSED): Transition(requires_reason=True),
+    (CaseStatus.RESPONDING, CaseStatus.MONITORING): Transition(),
+    (CaseStatus.MONITORING, CaseStatus.RESPONDING): Transition(),
+    (CaseStatus.RESPONDING, CaseStatus.CLOSED): Transition(),
+    (CaseStatus.MONITORING, CaseStatus.CLOSED): Transition(),
+    (CaseStatus.CLOSED, CaseStatus.RESPONDING): Transition(requires_reason=True),
+}
+
+#: Fields compared and audited when a case is edited.
+EDITABLE_FIELDS = (
+    "kind", "title", "severity", "description", "platform",
+    "official_account_id", "detected_at", "source",
+)
+
+
+@dataclasses.dataclass
+class CaseFilters:
+    """List filters; empty values mean "any"."""
+
+    kind: CaseKind | None = None
+    status: CaseStatus | None = None
+    severity: Severity | None = None
+    #: A user id, or 0 for "unassigned".
+    assignee_id: int | None = None
+    department: str | None = None
+    q: str | None = None
+
+
+def allowed_targets(case: Case) -> list[CaseStatus]:
+    """The statuses a case may move to next, in a stable order."""
+    return [to for (frm, to) in TRANSITIONS if frm == case.status]
+
+
+def _timeline(case: Case, actor: User | None, event: str, note: Note | None = None, **data: Any) -> None:
+    db.session.add(
+        TimelineEvent(case_id=case.id, actor_id=actor.id if actor else None, event=event,
+                      note_id=note.id if note else None, data=data)
+    )
+
+
+def _next_number(year: int) -> int:
+    """Hand out the next sequence for a year atomically (one upsert, safe across workers)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(CaseCounter)
+        .values(year=year, last=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"last": CaseCounter.last + 1})
+        .returning(CaseCounter.last)
+    )
+    return int(db.session.execute(statement).scalar_one())
+
+
+def _check_account(account_id: int | None) -> None:
+    if account_id is not None and db.session.get(OfficialAccount, account_id) is None:
+        raise ValidationFailed(
+            _l("入力内容を確認してください。"),
+            fields={"official_account_id": _l("その公式アカウントは登録されていません。")},
+        )
+
+
+def get_case(actor: User, case_id: int) -> Case:
+    """Load a case the actor may see, or raise NotFound (never telling whether it exists)."""
+    case = db.session.get(Case, case_id)
+    if case is None or not policy.can_view(actor, case):
+        raise NotFound()
+    return case
+
+
+def open_case(
+    actor: User,
+    data: dict[str, Any],
+    *,
+    department_id: int | None = None,
+    assignee_id: int | None = None,
+) -> Case:
+    """Open a case in the actor's department (the PR office may choose another) and log it."""
+    fields = clean_case_fields(data, partial=False)
+    targets = clean_targets(data.get("urls"))
+    _check_account(fields.get("official_account_id"))
+    if department_id is None or department_id == actor.department_id:
+        department_id = actor.department_id
+    elif actor.role != Role.ADMIN:
+        raise PermissionDenied(_l("他の所属の案件は登録できません。"))
+    elif db.session.get(Department, department_id) is None:
+        raise ValidationFailed(
+            _l("入力内容を確認してください。"), fields={"department": _l("その所属はありません。")}
+        )
+    now = utcnow()
+    year = tokyo_year(now)
+    sequence = _next_number(year)
+    case = Case(
+        year=year,
+        sequence=sequence,
+        number=f"{year}-{sequence:04d}",
+        status=CaseStatus.NEW,
+        reporter_id=actor.id,
+        department_id=department_id,
+        created_at=now,
+        **{"detected_at": now, "description": "", "source": "", **fields},
+    )
+    db.session.add(case)
+    db.session.flush()
+    _timeline(case, actor, "opened", number=case.number, kind=case.kind.value,
+              severity=case.severity.value, title=case.title)
+    audit.record(actor, "case.create", "case", case.id, case_id=case.id,
+                 changes={name: (None, getattr(case, name)) for name in EDITABLE_FIELDS})
+    for target in targets:
+        add_offending_item(actor, case, target)
+    if assignee_id is not None:
+        assign(actor, case, assignee_id)
+    return case
+
+
+def update_case(actor: User, case: Case, version: Any, data: dict[str, Any]) -> Case:
+    """Change a case's fields if the caller saw the current version; otherwise raise Conflict."""
+    if not policy.can_edit(actor, case):
+        raise NotFound()
+    try:
+        seen_version = int(version)
+    except (TypeError, ValueError):
+        raise ValidationFailed(
+            _l("入力内容を確認してください。"), fields={"version": _l("版番号が必要です。")}
+        ) from None
+    if case.status == CaseStatus.CLOSED:
+        raise CaseError(_l("終了した案件は編集できません。先に再開してください。"))
+    fields = clean_case_fields(data, partial=True)
+    if seen_version != case.version:
+        raise Conflict(
+            _l("この案件は、あなたが開いた後に他の人が更新しました。最新の内容を確認してから、もう一度保存してください。"),
+            current=case,
+        )
+    if "official_account_id" in fields:
+        _check_account(fields["official_account_id"])
+    changes = {
+        name: (getattr(case, name), value)
+        for name, value in fields.items()
+        if getattr(case, name) != value
+    }
+    if not changes:
+        return case
+    for name, (_old, new) in changes.items():
+        setattr(case, name, new)
+    try:
+        db.session.flush()
+    except StaleDataError:
+        # Another transaction saved between our read and our write; the caller rolls back.
+        raise Conflict(_l("この案件は、あなたが開いた後に他の人が更新しました。最新の内容を確認してから、もう一度保存してください。")) from None
+    _timeline(case, actor, "edited", fields=sorted(changes))
+    audit.record(actor, "case.update", "case", case.id, changes=changes, case_id=case.id)
+    return case
+
+
+def change_status(actor: User, case: Case, target: CaseStatus, reason: str = "") -> Case:
+    """Move a case along the transition table; acknowledging a new case records who and when."""
+    if not policy.can_view(actor, case):
+        raise NotFound()
+    reason = (reason or "").strip()
+    transition = TRANSITIONS.get((case.status, target))
+    if transition is None:
+        raise CaseError(
+            _l("状態を「%(frm)s」から「%(to)s」には変更できません。",
+               frm=status_label(case.status), to=status_label(target))
+        )
+    if not policy.can_change_status(actor, case, target):
+        raise PermissionDenied(_l("案件の終了と再開は所属長または秘書広報課が行います。"))
+    if transition.requires_reason and not reason:
+        raise ValidationFailed(
+            _l("入力内容を確認してください。"), fields={"reason": _l("理由を入力してください。")}
+        )
+    if len(reason) > 1000:
+        raise ValidationFailed(
+            _l("入力内容を確認してください。"), fields={"reason": _l("%(max)d 文字以内で入力してください。", max=1000)}
+        )
+    old = case.status
+    now = utcnow()
+    case.status = target
+    if old == CaseStatus.NEW and target == CaseStatus.RESPONDING:
+        case.acknowledged_at = now
+        case.acknowledged_by_id = actor.id
+    case.closed_at = now if target == CaseStatus.CLOSED else None
+    db.session.flush()
+    if old == CaseStatus.NEW and target == CaseStatus.RESPONDING:
+        _timeline(case, actor, "acknowledged")
+    else:
+        _timeline(case, actor, "status_changed", old=old.value, new=target.value, reason=reason)
+    audit.record(actor, "case.status", "case", case.id, case_id=case.id,
+                 changes={"status": (old, target), **({"reason": (None, reason)} if reason else {})})
+    return case
+
+
+def acknowledge(actor: User, case: Case) -> Case:
+    """Acknowledge a new case: it moves to responding, recording who and when."""
+    if case.status != CaseStatus.NEW:
+        if not policy.can_view(actor, case):
+            raise NotFound()
+        raise CaseError(_l("この案件はすでに受け付けられています。"))
+    return change_status(actor, case, CaseStatus.RESPONDING)
+
+
+def assign(actor: User, case: Case, assignee_id: Any) -> Case:
+    """Assign or reassign a case (supervisors and the PR office); None unassigns."""
+    if not policy.can_view(actor, case):
+        raise NotFound()
+    if not policy.can_assign(actor, case):
+        raise PermissionDenied(_l("担当者の割り当ては所属長または秘書広報課が行います。"))
+    assignee: User | None = None
+    if assignee_id not in (None, "", 0):
+        try:
+            assignee = db.session.get(User, int(assignee_id))
+        except (TypeError, ValueError):
+            assignee = None
+        if assignee is None or not policy.can_assign_to(actor, case, assignee):
+            raise ValidationFailed(
+                _l("入力内容を確認してください。"),
+                fields={"assignee_id": _l("この案件に割り当てられない利用者です。")},
+            )
+    old = case.assignee
+    if (old.id if old else None) == (assignee.id if assignee else None):
+        return case
+    case.assignee_id = assignee.id if assignee else None
+    db.session.flush()
+    _timeline(case, actor, "assigned",
+              old_id=old.id if old else None, old_name=old.name if old else None,
+              new_id=assignee.id if assignee else None, new_name=assignee.name if assignee else None)
+    audit.record(actor, "case.assign", "case", case.id, case_id=case.id,
+                 changes={"assignee_id": (old.id if old else None, case.assignee_id)})
+    return case
+
+
+def add_note(actor: User, case: Case, body: Any, corrects: Note | None = None) -> Note:
+    """Append a Markdown note; with `corrects`, it is a correction of that earlier note."""
+    if not policy.can_edit(actor, case):
+        raise NotFound()
+    text = clean_note_body(body)
+    if corrects is not None:
+        if corrects.case_id != case.id:
+            raise NotFound()
+        already = db.session.scalar(select(Note.id).where(Note.corrects_id == corrects.id).limit(1))
+        if already is not None:
+            raise CaseError(_l("このメモはすでに訂正されています。最新の訂正に対して訂正してください。"))
+    note = Note(case_id=case.id, author_id=actor.id, body=text,
+                corrects_id=corrects.id if corrects else None)
+    db.session.add(note)
+    db.session.flush()
+    if corrects is None:
+        _timeline(case, actor, "note_added", note=note)
+        audit.record(actor, "note.create", "note", note.id, case_id=case.id, changes={"body": (None, text)})
+    else:
+        _timeline(case, actor, "note_corrected", note=note, corrects_id=corrects.id)
+        audit.record(actor, "note.correct", "note", note.id, case_id=case.id,
+                     changes={"body": (corrects.body, text), "corrects_id": (None, corrects.id)})
+    return note
+
+
+def get_note(case: Case, note_id: int) -> Note:
+    """A note of this case, or NotFound."""
+    note = db.session.get(Note, note_id)
+    if note is None or note.case_id != case.id:
+        raise NotFound()
+    return note
+
+
+def add_offending_item(
+    actor: User, case: Case, target: Any, note: str = "", captured_at: dt.datetime | None = None
+) -> OffendingItem:
+    """Record an offending post or account (URL or @handle) with who captured it and when."""
+    if not policy.can_edit(actor, case):
+        raise NotFound()
+    try:
+        value = normalise_target(target)
+    except ValueError as exc:
+        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"target": exc.args[0]}) from None
+    item = OffendingItem(case_id=case.id, target=value, note=(note or "").strip()[:500],
+                         captured_by_id=actor.id,
+                         captured_at=as_utc(captured_at) if captured_at else utcnow())
+    db.session.add(item)
+    db.session.flush()
+    _timeline(case, actor, "item_added", target=value)
+    audit.record(actor, "offending_item.create", "offending_item", item.id, case_id=case.id,
+                 changes={"target": (None, value)})
+    return item
+
+
+def case_list_query(actor: User, filters: CaseFilters) -> Select[tuple[Case]]:
+    """The visible cases matching the filters, newest first, with list columns loaded eagerly."""
+    query = (
+        select(Case)
+        .where(policy.visible_cases_clause(actor))
+        .options(joinedload(Case.assignee), joinedload(Case.department),
+                 joinedload(Case.official_account))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+    )
+    if filters.kind:
+        query = query.where(Case.kind == filters.kind)
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    if filters.severity:
+        query = query.where(Case.severity == filters.severity)
+    if filters.assignee_id == 0:
+        query = query.where(Case.assignee_id.is_(None))
+    elif filters.assignee_id:
+        query = query.where(Case.assignee_id == filters.assignee_id)
+    if filters.department:
+        query = query.join(Department, Department.id == Case.department_id).where(
+            Department.code == filters.department
+        )
+    if filters.q:
+        pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(func.lower(Case.title).like(pattern.lower(), escape="\\"))
+    return query
+
+
+def load_case_page(actor: User, case_id: int) -> Case:
+    """A visible case with everything its page shows, in a fixed number of queries."""
+    case = db.session.scalar(
+        select(Case)
+        .where(Case.id == case_id)
+        .options(
+            joinedload(Case.reporter), joinedload(Case.assignee), joinedload(Case.department),
+            joinedload(Case.official_account), joinedload(Case.acknowledged_by),
+            selectinload(Case.offending_items).joinedload(OffendingItem.captured_by),
+            selectinload(Case.notes).joinedload(Note.author),
+        )
+    )
+    if case is None or not policy.can_view(actor, case):
+        raise NotFound()
+    return case
+
+
+def timeline(case: Case) -> list[TimelineEvent]:
+    """The case's timeline, oldest first, with actors and notes loaded in one query."""
+    return list(
+        db.session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.case_id == case.id)
+            .options(joinedload(TimelineEvent.actor), joinedload(TimelineEvent.note))
+            .order_by(TimelineEvent.created_at, TimelineEvent.id)
+        )
+    )
+
+
+def assignable_users(actor: User, case: Case) -> list[User]:
+    """Who the actor may assign this case to, by name."""
+    query = select(User).where(User.active.is_(True)).order_by(User.name)
+    if actor.role != Role.ADMIN:
+        query = query.where(User.department_id == case.department_id)
+    return list(db.session.scalars(query))
+
+
+def status_label(status: CaseStatus) -> Any:
+    """The Japanese (or chosen locale's) label of a status."""
+    from incident.labels import STATUS_LABELS
+
+    return STATUS_LABELS[status]
+
+
+def filters_from_args(args: Any, *, strict: bool) -> CaseFilters:
+    """List filters from query arguments; strict (API) mode rejects unknown values with 422."""
+    errors: dict[str, Any] = {}
+
+    def member(name: str, enum_class: type) -> Any:
+        raw = args.get(name)
+        if not raw:
+            return None
+        try:
+            return enum_class(raw)
+        except ValueError:
+            errors[name] = _l("値が正しくありません。")
+            return None
+
+    assignee_id: int | None = None
+    raw_assignee = args.get("assignee_id")
+    if raw_assignee not in (None, ""):
+        if raw_assignee == "none":
+            assignee_id = 0
+        else:
+            try:
+                assignee_id = int(raw_assignee)
+            except ValueError:
+                errors["assignee_id"] = _l("値が正しくありません。")
+    filters = CaseFilters(
+        kind=member("kind", CaseKind),
+        status=member("status", CaseStatus),
+        severity=member("severity", Severity),
+        assignee_id=assignee_id,
+        department=(args.get("department") or "").strip() or None,
+        q=(args.get("q") or "").strip()[:100] or None,
+    )
+    if errors and strict:
+        raise ValidationFailed(_l("入力内容を確認してください。"), fields=errors)
+    return filters

@@ -1,0 +1,335 @@
+"""Case pages: the list, opening a case, the case page and its actions, editing."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from incident import labels, policy
+from incident.accounts.models import OfficialAccount
+from incident.accounts.service import all_accounts
+from incident.auth.models import Department, Role, User
+from incident.cases import service
+from incident.cases.forms import (
+    AssignForm,
+    EditCaseForm,
+    FilterForm,
+    ItemForm,
+    NewCaseForm,
+    NoteForm,
+    StatusForm,
+)
+from incident.cases.models import Case, CaseStatus
+from incident.dates import to_tokyo
+from incident.errors import CaseError, Conflict, DomainError, ValidationFailed
+from incident.extensions import db
+from incident.pagination import page_args
+
+bp = Blueprint("cases", __name__)
+
+
+def _apply_errors(form: Any, error: DomainError) -> None:
+    """Put a service's field errors on the matching form fields; the rest go to a flash."""
+    unplaced = []
+    for name, message in error.fields.items():
+        field = getattr(form, name, None) if name != "urls" or hasattr(form, "urls") else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + [str(message)]
+        else:
+            unplaced.append(str(message))
+    flash(" ".join([str(error.message), *unplaced]), "error")
+
+
+def _fill_case_choices(form: Any) -> None:
+    form.platform.choices = [("", _("（未選択）"))] + labels.choices(labels.PLATFORM_LABELS)
+    form.official_account_id.choices = [("", _("（なし）"))] + [
+        (str(a.id), f"{labels.PLATFORM_LABELS[a.platform]}：{a.name}（{a.department.name}）")
+        for a in all_accounts()
+    ]
+
+
+def _form_data(form: Any) -> dict[str, Any]:
+    """The case fields of a submitted form, in the shape the service expects."""
+    data = {
+        "kind": form.kind.data,
+        "severity": form.severity.data,
+        "title": form.title.data,
+        "description": form.description.data,
+        "platform": form.platform.data or None,
+        "official_account_id": form.official_account_id.data or None,
+        "source": form.source.data,
+    }
+    if form.detected_at.data:
+        data["detected_at"] = form.detected_at.data  # naive: Asia/Tokyo wall-clock time
+    return data
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The start page is the case list."""
+    return redirect(url_for("cases.list_cases"))
+
+
+@bp.route("/cases")
+@login_required
+def list_cases():
+    """Visible cases with filters and pagination."""
+    form = FilterForm(request.args)
+    form.kind.choices = [("", _("すべて"))] + labels.choices(labels.KIND_LABELS)
+    form.status.choices = [("", _("すべて"))] + labels.choices(labels.STATUS_LABELS)
+    form.severity.choices = [("", _("すべて"))] + labels.choices(labels.SEVERITY_LABELS)
+    people_query = select(User).where(User.active.is_(True)).order_by(User.name)
+    if current_user.role != Role.ADMIN:
+        people_query = people_query.where(User.department_id == current_user.department_id)
+    form.assignee_id.choices = (
+        [("", _("すべて")), ("none", _("未割り当て"))]
+        + [(str(u.id), u.name) for u in db.session.scalars(people_query)]
+    )
+    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    form.department.choices = [("", _("すべて"))] + [(d.code, d.name) for d in departments]
+    filters = service.filters_from_args(request.args, strict=False)
+    page, per_page = page_args(request.args, strict=False)
+    pagination = db.paginate(service.case_list_query(current_user, filters),
+                             page=page, per_page=per_page, error_out=False)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("cases/list.html", form=form, pagination=pagination, args=args)
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def new_case():
+    """Open a case."""
+    form = NewCaseForm()
+    _fill_case_choices(form)
+    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    form.department_id.choices = [(str(d.id), d.name) for d in departments]
+    can_assign = current_user.role in (Role.SUPERVISOR, Role.ADMIN)
+    assignees = db.session.scalars(
+        select(User).where(User.active.is_(True), User.department_id == current_user.department_id)
+        .order_by(User.name)
+    ).all() if can_assign else []
+    form.assignee_id.choices = [("", _("（後で割り当てる）"))] + [(str(u.id), u.name) for u in assignees]
+    if request.method == "GET":
+        form.department_id.data = str(current_user.department_id)
+        kind = request.args.get("kind")
+        if kind in dict(form.kind.choices):
+            form.kind.data = kind
+    if form.validate_on_submit():
+        data = _form_data(form)
+        data["urls"] = form.urls.data or ""
+        department_id = int(form.department_id.data) if current_user.role == Role.ADMIN and form.department_id.data else None
+        assignee_id = int(form.assignee_id.data) if can_assign and form.assignee_id.data else None
+        try:
+            case = service.open_case(current_user, data, department_id=department_id,
+                                     assignee_id=assignee_id)
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+        else:
+            flash(_("案件 %(number)s を登録しました。", number=case.number), "success")
+            return redirect(url_for("cases.show", case_id=case.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("cases/new.html", form=form, can_assign=can_assign), status
+
+
+def _render_case(case_id: int, status: int = 200, **forms: Any):
+    case = service.load_case_page(current_user, case_id)
+    note_form = forms.get("note_form") or NoteForm(formdata=None)
+    status_form = forms.get("status_form") or StatusForm(formdata=None)
+    allowed = [s for s in service.allowed_targets(case)
+               if policy.can_change_status(current_user, case, s)]
+    status_form.status.choices = [(s.value, labels.STATUS_LABELS[s]) for s in allowed]
+    assign_form = forms.get("assign_form") or AssignForm(formdata=None)
+    if policy.can_assign(current_user, case):
+        assign_form.assignee_id.choices = [("", _("（未割り当て）"))] + [
+            (str(u.id), f"{u.name}（{labels.ROLE_LABELS[u.role]}）")
+            for u in service.assignable_users(current_user, case)
+        ]
+        if "assign_form" not in forms:
+            assign_form.assignee_id.data = str(case.assignee_id or "")
+    item_form = forms.get("item_form") or ItemForm(formdata=None)
+    corrected_by = {n.corrects_id: n for n in case.notes if n.corrects_id}
+    return render_template(
+        "cases/show.html",
+        case=case,
+        events=service.timeline(case),
+        notes_by_id={n.id: n for n in case.notes},
+        corrected_by=corrected_by,
+        note_form=note_form,
+        correction_note_id=forms.get("correction_note_id"),
+        correction_form=forms.get("correction_form"),
+        status_form=status_form,
+        assign_form=assign_form,
+        item_form=item_form,
+        ack_form=NoteForm(formdata=None),
+        allowed_statuses=allowed,
+        reason_required=[s.value for s in allowed
+                         if service.TRANSITIONS[(case.status, s)].requires_reason],
+    ), status
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def show(case_id: int):
+    """The case page: fields, offending items, notes, timeline and actions."""
+    return _render_case(case_id)
+
+
+@bp.route("/cases/<int:case_id>/acknowledge", methods=["POST"])
+@login_required
+def acknowledge(case_id: int):
+    """Acknowledge a new case (it moves to responding)."""
+    case = service.get_case(current_user, case_id)
+    service.acknowledge(current_user, case)
+    db.session.commit()
+    flash(_("案件を受け付けました。対応を始めてください。"), "success")
+    return redirect(url_for("cases.show", case_id=case.id))
+
+
+@bp.route("/cases/<int:case_id>/status", methods=["POST"])
+@login_required
+def change_status(case_id: int):
+    """Change the status (closing and reopening are for supervisors)."""
+    case = service.get_case(current_user, case_id)
+    form = StatusForm()
+    form.status.choices = labels.choices(labels.STATUS_LABELS)
+    if not form.validate_on_submit():
+        return _render_case(case_id, 422, status_form=form)
+    try:
+        service.change_status(current_user, case, CaseStatus(form.status.data), form.reason.data or "")
+        db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        _apply_errors(form, exc)
+        return _render_case(case_id, 422, status_form=form)
+    flash(_("状態を「%(status)s」にしました。", status=labels.STATUS_LABELS[case.status]), "success")
+    return redirect(url_for("cases.show", case_id=case.id))
+
+
+@bp.route("/cases/<int:case_id>/assign", methods=["POST"])
+@login_required
+def assign(case_id: int):
+    """Assign or reassign the case."""
+    case = service.get_case(current_user, case_id)
+    form = AssignForm()
+    if form.validate_on_submit():
+        try:
+            service.assign(current_user, case, form.assignee_id.data or None)
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+            return _render_case(case_id, 422)
+        flash(_("担当者を更新しました。"), "success")
+    return redirect(url_for("cases.show", case_id=case.id))
+
+
+@bp.route("/cases/<int:case_id>/notes", methods=["POST"])
+@login_required
+def add_note(case_id: int):
+    """Append a note."""
+    case = service.get_case(current_user, case_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _render_case(case_id, 422, note_form=form)
+    try:
+        note = service.add_note(current_user, case, form.body.data)
+        db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        _apply_errors(form, exc)
+        return _render_case(case_id, 422, note_form=form)
+    return redirect(url_for("cases.show", case_id=case.id, _anchor=f"note-{note.id}"))
+
+
+@bp.route("/cases/<int:case_id>/notes/<int:note_id>/correct", methods=["GET", "POST"])
+@login_required
+def correct_note(case_id: int, note_id: int):
+    """Append a correction of an earlier note (the original stays, struck through)."""
+    case = service.get_case(current_user, case_id)
+    original = service.get_note(case, note_id)
+    form = NoteForm()
+    if request.method == "GET":
+        form.body.data = original.body
+        return _render_case(case_id, correction_form=form, correction_note_id=original.id)
+    if not form.validate_on_submit():
+        return _render_case(case_id, 422, correction_form=form, correction_note_id=original.id)
+    try:
+        note = service.add_note(current_user, case, form.body.data, corrects=original)
+        db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        _apply_errors(form, exc)
+        return _render_case(case_id, 422, correction_form=form, correction_note_id=original.id)
+    flash(_("メモを訂正しました。元のメモは取り消し線付きで残ります。"), "success")
+    return redirect(url_for("cases.show", case_id=case.id, _anchor=f"note-{note.id}"))
+
+
+@bp.route("/cases/<int:case_id>/items", methods=["POST"])
+@login_required
+def add_item(case_id: int):
+    """Record an offending post or account."""
+    case = service.get_case(current_user, case_id)
+    form = ItemForm()
+    if not form.validate_on_submit():
+        return _render_case(case_id, 422, item_form=form)
+    try:
+        service.add_offending_item(current_user, case, form.target.data, form.note.data or "")
+        db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        _apply_errors(form, exc)
+        return _render_case(case_id, 422, item_form=form)
+    flash(_("問題の投稿・アカウントを記録しました。"), "success")
+    return redirect(url_for("cases.show", case_id=case.id, _anchor="items"))
+
+
+@bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(case_id: int):
+    """Edit the case's fields; a save based on an older version is refused and nothing typed is lost."""
+    case = service.get_case(current_user, case_id)
+    form = EditCaseForm(obj=case if request.method == "GET" else None)
+    _fill_case_choices(form)
+    if request.method == "GET":
+        form.kind.data = case.kind.value
+        form.severity.data = case.severity.value
+        form.platform.data = case.platform.value if case.platform else ""
+        form.official_account_id.data = str(case.official_account_id or "")
+        form.detected_at.data = to_tokyo(case.detected_at).replace(tzinfo=None)
+        form.version.data = str(case.version)
+    conflict = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            service.update_case(current_user, case, form.version.data, _form_data(form))
+            db.session.commit()
+        except CaseError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+            return redirect(url_for("cases.show", case_id=case_id))
+        except Conflict as exc:
+            db.session.rollback()
+            conflict = exc
+            case = service.get_case(current_user, case_id)
+            status = 409
+        except ValidationFailed as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+            status = 422
+        else:
+            flash(_("案件を更新しました。"), "success")
+            return redirect(url_for("cases.show", case_id=case.id))
+    elif request.method == "POST":
+        status = 422
+    if conflict is not None:
+        # Keep what the user typed in the form; show the current saved values beside it and
+        # let them save again on top of the new version.
+        form.version.data = str(case.version)
+    return render_template("cases/edit.html", form=form, case=case, conflict=conflict,
+                           accounts={a.id: a for a in db.session.scalars(select(OfficialAccount))}), status

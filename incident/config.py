@@ -1,0 +1,79 @@
+"""Configuration defaults, and the order in which they are overridden."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+#: "development" or "production"; production refuses to start without a real secret key.
+ENV = "development"
+#: Set from instance/secret_key in development, from INCIDENT_SECRET_KEY in production.
+SECRET_KEY: str | None = None
+#: None means the SQLite file instance/incident.sqlite3.
+SQLALCHEMY_DATABASE_URI: str | None = None
+SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+#: Seconds a SQLite connection waits for a lock before giving up.
+SQLITE_BUSY_TIMEOUT = 15
+BABEL_DEFAULT_LOCALE = "ja"
+BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
+LANGUAGES = ["ja", "en"]
+DISPLAY_TIMEZONE = "Asia/Tokyo"
+#: Rows per page on every list; clients may ask for up to MAX_PER_PAGE.
+PER_PAGE = 25
+MAX_PER_PAGE = 100
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+REMEMBER_COOKIE_HTTPONLY = True
+REMEMBER_COOKIE_SAMESITE = "Lax"
+#: Set True behind HTTPS (production does so by default).
+SESSION_COOKIE_SECURE = False
+REMEMBER_COOKIE_SECURE = False
+WTF_CSRF_TIME_LIMIT = None
+MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+#: Shown in the page header and on printed documents.
+CITY_NAME = "石巻市"
+
+_PRODUCTION_SECRET_HELP = (
+    "INCIDENT_ENV=production needs a real secret key: set INCIDENT_SECRET_KEY to a long random "
+    "string (for example the output of `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+)
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot run the application safely."""
+
+
+def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Apply defaults, instance/config.py, INCIDENT_* variables and DATABASE_URL, in that order."""
+    app.config.from_object(__name__)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("INCIDENT")
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    else:
+        app.config.update(test_config)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        db_file = Path(app.instance_path) / "incident.sqlite3"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_file}"
+    _ensure_secret_key(app)
+    if app.config["ENV"] == "production":
+        app.config["DEBUG"] = False
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+
+
+def _ensure_secret_key(app: Flask) -> None:
+    """Refuse production without a key; in development keep a generated key in instance/."""
+    if app.config["SECRET_KEY"]:
+        return
+    if app.config["ENV"] == "production":
+        raise ConfigurationError(_PRODUCTION_SECRET_HELP)
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32), encoding="ascii")
+        key_file.chmod(0o600)
+    app.config["SECRET_KEY"] = key_file.read_text(encoding="ascii").strip()

@@ -1,0 +1,86 @@
+"""Demo data for a first run: departments, users with random passwords, accounts and two cases."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+
+from flask import current_app
+
+from incident.accounts import service as accounts
+from incident.auth import service as auth
+from incident.cases import service as cases
+from incident.cases.models import CaseStatus
+from incident.dates import utcnow
+
+DEPARTMENTS = [
+    ("hisho-koho", "総務部 秘書広報課"),
+    ("kanko", "産業部 観光課"),
+    ("hakubutsukan", "教育委員会 博物館"),
+]
+USERS = [
+    ("koho@ishinomaki.example", "広報 花子", "admin", "hisho-koho", None),
+    ("kanko-kacho@ishinomaki.example", "観光 一郎（課長）", "supervisor", "kanko", None),
+    ("kanko@ishinomaki.example", "観光 次郎", "responder", "kanko", None),
+    ("itaku@ishinomaki.example", "委託 三郎", "responder", "kanko", "株式会社いしのまき広告"),
+    ("hakubutsukan-kancho@ishinomaki.example", "博物 館長", "supervisor", "hakubutsukan", None),
+    ("hakubutsukan@ishinomaki.example", "博物 学芸員", "responder", "hakubutsukan", None),
+]
+
+
+def load_demo() -> str:
+    """Create the demo records and return the login table (also written to instance/)."""
+    departments = {code: auth.create_department(None, code, name) for code, name in DEPARTMENTS}
+    users = {}
+    lines = ["Demo logins (also in instance/demo-logins.txt):"]
+    for email, name, role, code, organisation in USERS:
+        password = secrets.token_urlsafe(9)
+        users[email] = auth.create_user(None, email=email, name=name, role=role,
+                                        department=departments[code], password=password,
+                                        organisation=organisation)
+        lines.append(f"  {role:<10} {email:<42} {password}")
+    admin = users["koho@ishinomaki.example"]
+    city = accounts.create_account(admin, {
+        "platform": "facebook", "name": "宮城県石巻市",
+        "url": "https://www.facebook.com/IshinomakiCityOffice/",
+        "department_id": departments["hisho-koho"].id, "operator_type": "city",
+    })
+    tourism = accounts.create_account(admin, {
+        "platform": "x", "name": "石巻市観光課", "url": "https://x.com/ishinomaki_kanko_example",
+        "department_id": departments["kanko"].id, "operator_type": "contractor",
+        "operator_name": "株式会社いしのまき広告",
+    })
+    accounts.create_account(admin, {
+        "platform": "instagram", "name": "石巻市博物館", "url": None,
+        "department_id": departments["hakubutsukan"].id, "operator_type": "city",
+    })
+    responder = users["kanko@ishinomaki.example"]
+    chief = users["kanko-kacho@ishinomaki.example"]
+    fake = cases.open_case(responder, {
+        "kind": "impersonation", "severity": "high",
+        "title": "観光課Xアカウントのなりすまし",
+        "description": "公式アカウントの画像と名前をコピーした偽アカウントが、"
+                       "フォロワーにプレゼント当選のDMを送っている。",
+        "platform": "x", "official_account_id": tourism.id,
+        "detected_at": utcnow() - dt.timedelta(hours=2), "source": "市民からの電話",
+        "urls": ["https://x.com/ishinomaki_kanko_fake", "@ishinomaki_kanko_fake"],
+    })
+    cases.assign(chief, fake, responder.id)
+    cases.acknowledge(responder, fake)
+    cases.add_note(responder, fake, "偽アカウントのプロフィールとDMのスクリーンショットを保存した。")
+    cases.open_case(users["hakubutsukan@ishinomaki.example"], {
+        "kind": "false_information", "severity": "medium",
+        "title": "企画展の開館時間について誤った情報が拡散",
+        "description": "「企画展は土日休館」という投稿が拡散している。正しくは土日も開館。",
+        "platform": "instagram",
+    })
+    flaming = cases.open_case(admin, {
+        "kind": "flaming", "severity": "low", "title": "イベント告知の写真への批判コメント",
+        "platform": "facebook", "official_account_id": city.id,
+    })
+    cases.change_status(admin, flaming, CaseStatus.RESPONDING)
+    text = "\n".join(lines)
+    path = Path(current_app.instance_path) / "demo-logins.txt"
+    path.write_text(text + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return text

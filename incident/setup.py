@@ -1,0 +1,169 @@
+"""Wiring: extensions, engine settings, login, locale, request ids, headers, errors and blueprints."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from incident import labels, policy
+from incident.audit.service import new_request_id
+from incident.dates import format_datetime
+from incident.extensions import babel, csrf, db, login_manager, migrate
+from incident.text import render_markdown
+
+MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
+
+# Content Security Policy: everything from this app only; no inline script, no framing.
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _select_locale() -> str:
+    """The user's chosen language, else ?lang= for the login page, else Japanese."""
+    if current_user and current_user.is_authenticated and current_user.locale:
+        return str(current_user.locale)
+    requested = request.args.get("lang") if request else None
+    return requested if requested in ("ja", "en") else "ja"
+
+
+def init_app(app: Flask) -> None:
+    """Attach everything the application needs to `app`."""
+    from incident import models  # noqa: F401  (register every model with the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    _init_login(app)
+    with app.app_context():
+        from incident.database import configure_engine
+
+        configure_engine(app)
+    _init_request_hooks(app)
+    _init_templates(app)
+    _init_errors(app)
+    _register_blueprints(app)
+    from incident.cli import register_cli
+
+    register_cli(app)
+
+
+def _init_login(app: Flask) -> None:
+    from incident.auth.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("ログインしてください。")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        try:
+            user = db.session.get(User, int(user_id))
+        except (TypeError, ValueError):
+            return None
+        return user if user is not None and user.active else None
+
+
+def _init_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else new_request_id()
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault("Content-Security-Policy", _CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if request.endpoint and not request.endpoint.startswith("static"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _init_templates(app: Flask) -> None:
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.globals.update(
+        labels=labels,
+        policy=policy,
+        get_locale=get_locale,
+        city_name=lambda: app.config["CITY_NAME"],
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _init_errors(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    from incident.errors import DomainError
+
+    def json_error(status: int, code: str, message: Any, fields: dict[str, Any] | None = None):
+        body: dict[str, Any] = {"error": {"code": code, "message": str(message)}}
+        if fields:
+            body["error"]["fields"] = {k: str(v) for k, v in fields.items()}
+        return jsonify(body), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        db.session.rollback()
+        message = _l("フォームの有効期限が切れたか、不正な送信です。ページを再読み込みしてやり直してください。")
+        return render_template("errors/error.html", code=400, message=message), 400
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        if _wants_json():
+            return json_error(error.status, error.code, error.message, error.fields)
+        return render_template("errors/error.html", code=error.status, message=error.message), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        db.session.rollback()
+        messages = {
+            400: _l("リクエストが正しくありません。"),
+            401: _l("ログインが必要です。"),
+            403: _l("この操作を行う権限がありません。"),
+            404: _l("ページが見つかりません。"),
+            405: _l("この操作はできません。"),
+            413: _l("ファイルが大きすぎます。"),
+        }
+        status = error.code or 500
+        message = messages.get(status, error.description)
+        if _wants_json():
+            codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                     405: "method_not_allowed", 413: "too_large"}
+            response = json_error(status, codes.get(status, "error"), message)
+            if status == 405 and getattr(error, "valid_methods", None):
+                response[0].headers["Allow"] = ", ".join(error.valid_methods)
+            return response
+        return render_template("errors/error.html", code=status, message=message), status
+
+
+def _register_blueprints(app: Flask) -> None:
+    from incident.accounts.views import bp as accounts_bp
+    from incident.api import bp as api_bp
+    from incident.audit.views import bp as audit_bp
+    from incident.auth.views import bp as auth_bp
+    from incident.cases.views import bp as cases_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)

@@ -1,0 +1,236 @@
+"""Fixtures: a fresh database per test (SQLite, or PostgreSQL when INCIDENT_TEST_DATABASE_URL is
+set), the app, clients, factories, and a query counter."""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, event, text
+from werkzeug.security import generate_password_hash
+
+from incident import create_app
+from incident.extensions import db
+
+PG_URL = os.environ.get("INCIDENT_TEST_DATABASE_URL", "").strip()
+PASSWORD = "correct-horse-battery"
+# Hashing is deliberately slow; compute the factory users' hash once per run.
+PASSWORD_HASH = generate_password_hash(PASSWORD)
+
+
+def _base_config(uri: str, instance: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "ENV": "testing",
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+
+
+def _upgrade(uri: str, instance: Path) -> None:
+    """Build the schema through the real migrations, as `make run` does."""
+    from flask_migrate import upgrade
+
+    app = create_app(_base_config(uri, instance))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def schema_source(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once per run: a template SQLite file, or the PostgreSQL test database."""
+    instance = tmp_path_factory.mktemp("instance")
+    if PG_URL:
+        engine = create_engine(PG_URL)
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        except Exception as exc:  # pragma: no cover - a broken CI machine
+            pytest.exit(f"PostgreSQL at INCIDENT_TEST_DATABASE_URL is unreachable: {exc}", returncode=3)
+        finally:
+            engine.dispose()
+        _upgrade(PG_URL, instance)
+        return PG_URL
+    template = instance / "template.sqlite3"
+    _upgrade(f"sqlite:///{template}", instance)
+    return str(template)
+
+
+def _truncate_all(uri: str) -> None:
+    """Empty every table on PostgreSQL (TRUNCATE is not UPDATE/DELETE: the triggers allow it)."""
+    engine = create_engine(uri)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        ))]
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_uri(schema_source: str, tmp_path: Path) -> Iterator[str]:
+    """A database with the migrated schema and no rows, private to this test."""
+    if PG_URL:
+        _truncate_all(PG_URL)
+        yield PG_URL
+        return
+    target = tmp_path / "test.sqlite3"
+    shutil.copyfile(schema_source, target)
+    yield f"sqlite:///{target}"
+
+
+@pytest.fixture
+def app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
+    """The application, with an app context pushed for direct service calls."""
+    application = create_app(_base_config(database_uri, tmp_path))
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+class Factory:
+    """Creates rows with sensible defaults; every keyword can be overridden."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def _next(self) -> int:
+        self._n += 1
+        return self._n
+
+    def department(self, code: str | None = None, name: str | None = None):
+        from incident.auth.models import Department
+
+        n = self._next()
+        department = Department(code=code or f"dept{n}", name=name or f"テスト課{n}")
+        db.session.add(department)
+        db.session.commit()
+        return department
+
+    def user(self, role: str = "responder", department=None, **overrides: Any):
+        from incident.auth.models import Role, User
+
+        n = self._next()
+        department = department or self.department()
+        user = User(
+            email=overrides.pop("email", f"user{n}@example.jp"),
+            name=overrides.pop("name", f"利用者{n}"),
+            role=Role(role),
+            department_id=department.id,
+            password_hash=PASSWORD_HASH,
+            **overrides,
+        )
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    def account(self, department=None, **overrides: Any):
+        from incident.accounts.models import OfficialAccount, OperatorType, Platform
+
+        n = self._next()
+        account = OfficialAccount(
+            platform=Platform(overrides.pop("platform", "facebook")),
+            name=overrides.pop("name", f"公式アカウント{n}"),
+            url=overrides.pop("url", f"https://www.facebook.com/city{n}/"),
+            department_id=(department or self.department()).id,
+            operator_type=OperatorType(overrides.pop("operator_type", "city")),
+            **overrides,
+        )
+        db.session.add(account)
+        db.session.commit()
+        return account
+
+    def case(self, actor=None, **overrides: Any):
+        """Open a case through the service, as a user would."""
+        from incident.cases import service
+
+        actor = actor or self.user()
+        data = {"kind": "flaming", "severity": "medium", "title": "テスト案件"}
+        department_id = overrides.pop("department_id", None)
+        assignee_id = overrides.pop("assignee_id", None)
+        data.update(overrides)
+        case = service.open_case(actor, data, department_id=department_id, assignee_id=assignee_id)
+        db.session.commit()
+        return case
+
+
+@pytest.fixture
+def make(app: Flask) -> Factory:
+    """Factories: make.department(), make.user(role, department), make.account(), make.case()."""
+    return Factory()
+
+
+@pytest.fixture
+def login(client: FlaskClient):
+    """Log a user in through the real login form."""
+
+    def do_login(user, c: FlaskClient | None = None) -> FlaskClient:
+        c = c or client
+        response = c.post("/login", data={"email": user.email, "password": PASSWORD})
+        assert response.status_code == 302, response.text
+        return c
+
+    return do_login
+
+
+@pytest.fixture
+def token_for(app: Flask):
+    """A valid API token for a user, as Authorization headers."""
+    from incident.auth.service import create_token
+
+    def make_token(user) -> dict[str, str]:
+        _token, plain = create_token(user, "test")
+        db.session.commit()
+        return {"Authorization": f"Bearer {plain}"}
+
+    return make_token
+
+
+class QueryCounter:
+    """Counts SQL statements sent to the database while active."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.strip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+            self.count += 1
+            self.statements.append(statement)
+
+
+@pytest.fixture
+def count_queries(app: Flask):
+    """Use as `with count_queries() as counter: ...; counter.count`."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+        event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counter)
+
+    return counting
