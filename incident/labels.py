@@ -1,7 +1,10 @@
 """Display labels for enums, in one place so pages, mail and exports say the same thing."""
 from __future__ import annotations
 
+from typing import Any, Iterable
+
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectChoice
 
 from incident.accounts.models import OperatorType, Platform
 from incident.auth.models import Role
@@ -69,6 +72,11 @@ FIELD_LABELS = {
 }
 
 
-def choices(labels: dict) -> list[tuple[str, object]]:
-    """(value, label) pairs for a select box, in enum order."""
-    return [(member.value, label) for member, label in labels.items()]
+def options(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
+    """Select-box options from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def choices(labels: dict) -> list[SelectChoice]:
+    """Select-box options for an enum's labels, in enum order."""
+    return options((member.value, label) for member, label in labels.items())

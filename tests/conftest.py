@@ -186,6 +186,7 @@ def login(client: FlaskClient):
 
     def do_login(user, c: FlaskClient | None = None) -> FlaskClient:
         c = c or client
+        c.post("/logout")  # switching users in one client, as on a shared office PC
         response = c.post("/login", data={"email": user.email, "password": PASSWORD})
         assert response.status_code == 302, response.text
         return c

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from incident import policy
+from incident import labels, policy
 from incident.accounts import service
 from incident.accounts.forms import AccountForm
 from incident.auth.models import Department
@@ -29,7 +29,7 @@ def _form_data(form: AccountForm) -> dict:
 
 def _prepare(form: AccountForm) -> None:
     departments = db.session.scalars(select(Department).order_by(Department.name))
-    form.department_id.choices = [(str(d.id), d.name) for d in departments]
+    form.department_id.choices = labels.options((str(d.id), d.name) for d in departments)
 
 
 def _show_errors(form: AccountForm, error: ValidationFailed) -> None:

@@ -1,6 +1,8 @@
 """JSON API v1: personal-token authentication and the blueprint every API module registers on."""
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from flask import Blueprint, g, request
@@ -10,6 +12,12 @@ from incident.auth.models import User
 from incident.errors import DomainError, ValidationFailed
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: The largest id a database column holds (signed 64-bit); larger numbers are refused, not sent to the
+#: database (SQLite raises OverflowError and PostgreSQL a DataError on them, which would be a 500).
+MAX_ID = 2**63 - 1
+#: Route converter for ids in URLs: an out-of-range id is simply a 404.
+ID = f"int(max={MAX_ID})"
 
 
 class Unauthorized(DomainError):
@@ -48,11 +56,28 @@ def api_user() -> User:
     return g.api_user
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 400 that says what is wrong."""
     if not request.is_json:
         raise BadRequest(_l("Content-Type: application/json の JSON オブジェクトを送ってください。"))
-    data = request.get_json(silent=True)
+    try:
+        # Strict JSON: NaN / Infinity (and numbers that overflow to them) are refused, and a deeply
+        # nested document is a 400 rather than a RecursionError.
+        data = json.loads(request.get_data(cache=True), parse_constant=_refuse_constant,
+                          parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        data = None
     if data is None:
         raise BadRequest(_l("JSON として読めません。"))
     if not isinstance(data, dict):
@@ -73,6 +98,16 @@ def require_text(data: dict[str, Any], name: str, *, required: bool = True, max_
     if len(value) > max_len:
         raise ValidationFailed(_l("入力内容を確認してください。"),
                                fields={name: _l("%(max)d 文字以内で入力してください。", max=max_len)})
+    return value
+
+
+def require_id(data: dict[str, Any], name: str) -> int | None:
+    """An optional id field of a JSON body: null or a JSON integer in range (not a bool or a string)."""
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise ValidationFailed(_l("入力内容を確認してください。"), fields={name: _l("番号が正しくありません。")})
     return value
 
 

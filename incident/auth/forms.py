@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from incident.labels import options
+
 
 class LoginForm(FlaskForm):
     """E-mail and password."""
@@ -19,7 +21,7 @@ class LoginForm(FlaskForm):
 class LanguageForm(FlaskForm):
     """The UI language."""
 
-    locale = SelectField(_l("表示言語"), choices=[("ja", "日本語"), ("en", "English")])
+    locale = SelectField(_l("表示言語"), choices=options([("ja", "日本語"), ("en", "English")]))
 
 
 class TokenForm(FlaskForm):

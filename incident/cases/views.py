@@ -44,11 +44,11 @@ def _apply_errors(form: Any, error: DomainError) -> None:
 
 
 def _fill_case_choices(form: Any) -> None:
-    form.platform.choices = [("", _("（未選択）"))] + labels.choices(labels.PLATFORM_LABELS)
-    form.official_account_id.choices = [("", _("（なし）"))] + [
+    form.platform.choices = labels.options([("", _("（未選択）"))]) + labels.choices(labels.PLATFORM_LABELS)
+    form.official_account_id.choices = labels.options([("", _("（なし）"))] + [
         (str(a.id), f"{labels.PLATFORM_LABELS[a.platform]}：{a.name}（{a.department.name}）")
         for a in all_accounts()
-    ]
+    ])
 
 
 def _form_data(form: Any) -> dict[str, Any]:
@@ -79,18 +79,19 @@ def index():
 def list_cases():
     """Visible cases with filters and pagination."""
     form = FilterForm(request.args)
-    form.kind.choices = [("", _("すべて"))] + labels.choices(labels.KIND_LABELS)
-    form.status.choices = [("", _("すべて"))] + labels.choices(labels.STATUS_LABELS)
-    form.severity.choices = [("", _("すべて"))] + labels.choices(labels.SEVERITY_LABELS)
+    any_option = labels.options([("", _("すべて"))])
+    form.kind.choices = any_option + labels.choices(labels.KIND_LABELS)
+    form.status.choices = any_option + labels.choices(labels.STATUS_LABELS)
+    form.severity.choices = any_option + labels.choices(labels.SEVERITY_LABELS)
     people_query = select(User).where(User.active.is_(True)).order_by(User.name)
     if current_user.role != Role.ADMIN:
         people_query = people_query.where(User.department_id == current_user.department_id)
-    form.assignee_id.choices = (
+    form.assignee_id.choices = labels.options(
         [("", _("すべて")), ("none", _("未割り当て"))]
         + [(str(u.id), u.name) for u in db.session.scalars(people_query)]
     )
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    form.department.choices = [("", _("すべて"))] + [(d.code, d.name) for d in departments]
+    form.department.choices = any_option + labels.options((d.code, d.name) for d in departments)
     filters = service.filters_from_args(request.args, strict=False)
     page, per_page = page_args(request.args, strict=False)
     pagination = db.paginate(service.case_list_query(current_user, filters),
@@ -106,17 +107,19 @@ def new_case():
     form = NewCaseForm()
     _fill_case_choices(form)
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    form.department_id.choices = [(str(d.id), d.name) for d in departments]
+    form.department_id.choices = labels.options((str(d.id), d.name) for d in departments)
     can_assign = current_user.role in (Role.SUPERVISOR, Role.ADMIN)
     assignees = db.session.scalars(
         select(User).where(User.active.is_(True), User.department_id == current_user.department_id)
         .order_by(User.name)
     ).all() if can_assign else []
-    form.assignee_id.choices = [("", _("（後で割り当てる）"))] + [(str(u.id), u.name) for u in assignees]
+    form.assignee_id.choices = labels.options(
+        [("", _("（後で割り当てる）"))] + [(str(u.id), u.name) for u in assignees]
+    )
     if request.method == "GET":
         form.department_id.data = str(current_user.department_id)
         kind = request.args.get("kind")
-        if kind in dict(form.kind.choices):
+        if kind in {option.value for option in form.kind.choices}:
             form.kind.data = kind
     if form.validate_on_submit():
         data = _form_data(form)
@@ -143,13 +146,13 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
     status_form = forms.get("status_form") or StatusForm(formdata=None)
     allowed = [s for s in service.allowed_targets(case)
                if policy.can_change_status(current_user, case, s)]
-    status_form.status.choices = [(s.value, labels.STATUS_LABELS[s]) for s in allowed]
+    status_form.status.choices = labels.options((s.value, labels.STATUS_LABELS[s]) for s in allowed)
     assign_form = forms.get("assign_form") or AssignForm(formdata=None)
     if policy.can_assign(current_user, case):
-        assign_form.assignee_id.choices = [("", _("（未割り当て）"))] + [
+        assign_form.assignee_id.choices = labels.options([("", _("（未割り当て）"))] + [
             (str(u.id), f"{u.name}（{labels.ROLE_LABELS[u.role]}）")
             for u in service.assignable_users(current_user, case)
-        ]
+        ])
         if "assign_form" not in forms:
             assign_form.assignee_id.data = str(case.assignee_id or "")
     item_form = forms.get("item_form") or ItemForm(formdata=None)

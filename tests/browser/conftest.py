@@ -1,0 +1,160 @@
+"""Browser-only fixtures: the app served on 127.0.0.1 by a real HTTP server, and the system
+Chromium driven through Playwright (no browser download: the city intranet has no internet)."""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from incident.extensions import db
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 900}
+LOCAL_HOST = "127.0.0.1"
+
+
+@pytest.fixture(scope="session")
+def password(pytestconfig: pytest.Config) -> str:
+    """PASSWORD of tests/conftest.py, the password of every user the `make` factory creates.
+
+    (Every conftest.py outside a package is the module "conftest", so it cannot be imported by
+    name from here; pytest keeps it as a plugin registered under its path.)
+    """
+    top = pytestconfig.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
+    assert top is not None and hasattr(top, "PASSWORD"), "tests/conftest.py defines PASSWORD"
+    return str(top.PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless system Chromium for the whole run; each test gets its own context."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install the Debian package `chromium` to run the browser tests"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def serve(app: Flask) -> Iterator[Callable[[], str]]:
+    """`base_url = serve()` starts the app on 127.0.0.1 (a free port) with CSRF protection on.
+
+    Call it after creating the test data: it ends the test thread's database session first, so
+    no read transaction of the test holds SQLite's lock while the server writes. Do not touch ORM
+    objects from the factories afterwards (copy what you need into plain values before).
+    """
+    running: list[tuple[BaseWSGIServer, threading.Thread]] = []
+
+    def start() -> str:
+        assert not running, "serve() starts one server per test"
+        app.config["WTF_CSRF_ENABLED"] = True  # a real browser posts the token
+        db.session.commit()
+        db.session.remove()
+        server = make_server(LOCAL_HOST, 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"http://{LOCAL_HOST}:{server.server_port}"
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@dataclass
+class Traffic:
+    """What the pages of one browser context asked for, and what went wrong in them."""
+
+    urls: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def foreign(self) -> list[str]:
+        """Requests to any host but the local server (data: URLs never leave the page)."""
+        return [u for u in self.urls
+                if not u.startswith("data:") and urlsplit(u).hostname != LOCAL_HOST]
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """test-artifacts/ at the project root (gitignored), for screenshots to look at."""
+    path = Path(__file__).resolve().parents[2] / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def traffic() -> Traffic:
+    return Traffic()
+
+
+@pytest.fixture
+def new_page(browser, traffic: Traffic) -> Iterator[Callable[..., object]]:
+    """`page = new_page(viewport=PHONE)`: a fresh context (own cookies) and page.
+
+    Every request of every context is recorded in `traffic`; at the end of the test, a request to
+    another host, an uncaught script error or a console error (e.g. a CSP violation) fails it.
+    """
+    contexts = []
+
+    def open_page(viewport: dict[str, int] | None = None, **options):
+        context = browser.new_context(viewport=viewport or DESKTOP, locale="ja-JP",
+                                      timezone_id="Asia/Tokyo", **options)
+        context.set_default_timeout(5_000)
+        context.on("request", lambda request: traffic.urls.append(request.url))
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: traffic.page_errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error"
+                and traffic.console_errors.append(f"{page.url}: {message.text}"))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert traffic.foreign() == [], "requests left the intranet"
+    assert traffic.page_errors == [], "script errors on the page"
+    # Missing favicon is the only expected console error (the app serves none).
+    errors = [e for e in traffic.console_errors if "favicon" not in e and "404" not in e]
+    assert errors == [], "console errors on the page"
+
+
+@pytest.fixture
+def log_in(password: str) -> Callable[[object, str, str], None]:
+    """`log_in(page, base_url, email)`: log in through the real login page, land on the case list."""
+
+    def do_log_in(page, base_url: str, email: str) -> None:
+        page.goto(f"{base_url}/login")
+        page.get_by_label("メールアドレス").fill(email)
+        page.get_by_label("パスワード").fill(password)
+        page.get_by_role("button", name="ログイン").click()
+        page.wait_for_url(f"{base_url}/cases")
+
+    return do_log_in
