@@ -97,9 +97,35 @@ def seed_demo(if_empty: bool) -> None:
     click.echo(logins)
 
 
+@click.group("playbooks")
+def playbooks_cli() -> None:
+    """Playbook files."""
+
+
+@playbooks_cli.command("check")
+@click.option("--dir", "directory", default=None, help="Directory to check (default: PLAYBOOK_DIR).")
+def playbooks_check(directory: str | None) -> None:
+    """Validate every playbook file; print each problem with its file, line and step."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from incident.playbooks.loader import check_all, load_all
+
+    folder = Path(directory or current_app.config["PLAYBOOK_DIR"])
+    problems = check_all(folder)
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(f"{len(problems)} problem(s) in {folder}")
+    for kind, playbook in sorted(load_all(folder).items()):
+        click.echo(f"{playbook.path}: {len(playbook.steps)} steps, version {playbook.version[:12]}")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the commands to the app."""
     app.cli.add_command(department_cli)
     app.cli.add_command(user_cli)
     app.cli.add_command(token_cli)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(playbooks_cli)

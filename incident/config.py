@@ -33,6 +33,10 @@ SESSION_COOKIE_SECURE = False
 REMEMBER_COOKIE_SECURE = False
 WTF_CSRF_TIME_LIMIT = None
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+#: The playbook files (one per incident kind); validated at start-up.
+PLAYBOOK_DIR = str(Path(__file__).resolve().parent.parent / "playbooks")
+#: Web domains of the city: a false-information correction must link to a page on one of them.
+CITY_WEB_DOMAINS = ["city.ishinomaki.lg.jp"]
 #: Shown in the page header and on printed documents.
 CITY_NAME = "石巻市"
 

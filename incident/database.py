@@ -83,7 +83,7 @@ def configure_engine(app: Flask) -> None:
 
 
 #: Tables whose rows are never changed or removed once written (DESIGN principle 1).
-APPEND_ONLY_TABLES = ("note", "timeline_event", "audit_log")
+APPEND_ONLY_TABLES = ("note", "timeline_event", "audit_log", "step_event", "playbook_version")
 
 
 def append_only_ddl(dialect: str, table: str) -> list[str]:

@@ -59,6 +59,12 @@ EVENT_LABELS = {
     "note_corrected": _l("メモを訂正"),
     "edited": _l("案件を編集"),
     "item_added": _l("問題の投稿・アカウントを記録"),
+    "step_complete": _l("手順を完了"),
+    "step_decide": _l("判断を記録"),
+    "step_skip": _l("手順を省略"),
+    "step_waive": _l("手順を免除"),
+    "step_reopen": _l("手順の記録を取り消し"),
+    "step_flagged": _l("元の投稿の削除を記録（3(4)ア(イ)に反するため要注意）"),
 }
 FIELD_LABELS = {
     "kind": _l("種別"),
@@ -69,6 +75,35 @@ FIELD_LABELS = {
     "official_account_id": _l("関係する公式アカウント"),
     "detected_at": _l("覚知日時"),
     "source": _l("情報源"),
+    "playbook_version": _l("対応手順（プレイブック）"),
+}
+STEP_TYPE_LABELS = {
+    "check": _l("確認"),
+    "decision": _l("判断"),
+    "draft": _l("文案"),
+    "approval": _l("承認"),
+}
+STEP_STATE_LABELS = {
+    "pending": _l("未完了"),
+    "done": _l("完了"),
+    "skipped": _l("省略"),
+    "waived": _l("免除"),
+    "not_applicable": _l("該当なし"),
+    "waiting": _l("判断待ち"),
+}
+ACTOR_LABELS = {"responder": _l("担当者"), "supervisor": _l("所属長")}
+#: 様式1 注意事項: the prohibited posts of every account's operation policy.
+PROHIBITED_ITEMS = {
+    1: _l("(1) 法律、法令等に違反する内容、又は違反するおそれがあるもの"),
+    2: _l("(2) 特定の個人・団体等を誹謗中傷するもの"),
+    3: _l("(3) 政治、宗教活動を目的とするもの"),
+    4: _l("(4) 著作権、商標権、肖像権など石巻市又は第三者の知的所有権を侵害するもの"),
+    5: _l("(5) 広告、宣伝、勧誘、営業活動、その他営利を目的とするもの"),
+    6: _l("(6) 人種・思想・信条等の差別又は差別を助長させるもの"),
+    7: _l("(7) 公の秩序又は善良の風俗に反するもの"),
+    8: _l("(8) 虚偽や事実と異なる内容及び根拠のないもの"),
+    9: _l("(9) 本人の承諾なく個人情報を特定・開示・漏えいする等プライバシーを害するもの"),
+    10: _l("(10) その他石巻市が不適切と判断した情報及びこれらの内容を含むホームページへのリンク"),
 }
 
 

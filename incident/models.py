@@ -12,3 +12,4 @@ from incident.cases.models import (  # noqa: F401
     Severity,
     TimelineEvent,
 )
+from incident.playbooks.models import PlaybookVersion, StepEvent  # noqa: F401

@@ -61,6 +61,13 @@ def can_change_status(user: User, case: Case, target: CaseStatus) -> bool:
     return True
 
 
+def can_act_as_supervisor(user: User, case: Case) -> bool:
+    """Supervisor steps, waivers and decisions: the case department's supervisor or the PR office."""
+    if user.role == Role.ADMIN:
+        return True
+    return user.role == Role.SUPERVISOR and case.department_id == user.department_id
+
+
 def can_manage_accounts(user: User) -> bool:
     """Only the PR office keeps the registry of official accounts."""
     return user.role == Role.ADMIN

@@ -1,6 +1,7 @@
 """Wiring: extensions, engine settings, login, locale, request ids, headers, errors and blueprints."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
@@ -40,6 +41,16 @@ def init_app(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    from incident.playbooks.loader import PlaybookError
+    from incident.playbooks.service import load_registry
+
+    try:
+        load_registry(app)  # a broken playbook stops the app here, naming file, line and step
+    except PlaybookError:
+        # `flask playbooks check` needs an app to run in, and exists to report exactly this error.
+        if sys.argv[-2:] != ["playbooks", "check"] and "playbooks" not in sys.argv[-4:-1]:
+            raise
+        app.extensions["playbooks"] = {}
     _init_login(app)
     with app.app_context():
         from incident.database import configure_engine
@@ -160,9 +171,11 @@ def _register_blueprints(app: Flask) -> None:
     from incident.audit.views import bp as audit_bp
     from incident.auth.views import bp as auth_bp
     from incident.cases.views import bp as cases_bp
+    from incident.playbooks.views import bp as steps_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(steps_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(api_bp)

@@ -111,4 +111,4 @@ def require_id(data: dict[str, Any], name: str) -> int | None:
     return value
 
 
-from incident.api import cases, general  # noqa: E402,F401  (routes register on bp)
+from incident.api import cases, general, steps  # noqa: E402,F401  (routes register on bp)

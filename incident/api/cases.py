@@ -127,7 +127,11 @@ def change_status(case_id: int):
         raise ValidationFailed(_l("入力内容を確認してください。"),
                                fields={"status": _l("値が正しくありません。")}) from None
     reason = require_text(data, "reason", required=False)
-    service.change_status(api_user(), case, target, reason)
+    waive = data.get("waive_open_steps", False)
+    if not isinstance(waive, bool):
+        raise ValidationFailed(_l("入力内容を確認してください。"),
+                               fields={"waive_open_steps": _l("true か false で指定してください。")})
+    service.change_status(api_user(), case, target, reason, waive_open_steps=waive)
     db.session.commit()
     return jsonify(serialize.case_detail(service.load_case_page(api_user(), case_id)))
 

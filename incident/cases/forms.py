@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     HiddenField,
     IntegerField,
@@ -62,6 +63,7 @@ class StatusForm(FlaskForm):
     status = SelectField(_l("新しい状態"), choices=labels.choices(labels.STATUS_LABELS),
                          validators=[InputRequired(_REQUIRED)])
     reason = TextAreaField(_l("理由"), validators=[Length(max=1000)])
+    waive_open_steps = BooleanField(_l("残りの必須手順をこの理由で免除して終了する（所属長）"))
 
 
 class AssignForm(FlaskForm):

@@ -84,6 +84,8 @@ class Case(db.Model):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: The playbook version (SHA-256 of its file) this case follows; pinned when opened.
+    playbook_version: Mapped[str | None] = mapped_column(ForeignKey("playbook_version.version"))
     #: Optimistic-locking counter: a save made from an older version is refused.
     version: Mapped[int] = mapped_column(default=1)
 

@@ -142,9 +142,12 @@ def open_case(
         created_at=now,
         **{"detected_at": now, "description": "", "source": "", **fields},
     )
+    from incident.playbooks.service import pin_playbook
+
+    playbook = pin_playbook(case)
     db.session.add(case)
     db.session.flush()
-    _timeline(case, actor, "opened", number=case.number, kind=case.kind.value,
+    _timeline(case, actor, "opened", playbook_version=playbook.version[:12], number=case.number, kind=case.kind.value,
               severity=case.severity.value, title=case.title)
     audit.record(actor, "case.create", "case", case.id, case_id=case.id,
                  changes={name: (None, getattr(case, name)) for name in EDITABLE_FIELDS})
@@ -184,6 +187,14 @@ def update_case(actor: User, case: Case, version: Any, data: dict[str, Any]) -> 
         return case
     for name, (_old, new) in changes.items():
         setattr(case, name, new)
+    if "kind" in changes:
+        # A case that turns out to be another kind follows that kind's playbook from now on; what was
+        # done under the old one stays on the timeline.
+        from incident.playbooks.service import pin_playbook
+
+        old_version = case.playbook_version
+        new_version = pin_playbook(case).version
+        changes["playbook_version"] = (old_version, new_version)
     try:
         db.session.flush()
     except StaleDataError:
@@ -194,8 +205,14 @@ def update_case(actor: User, case: Case, version: Any, data: dict[str, Any]) -> 
     return case
 
 
-def change_status(actor: User, case: Case, target: CaseStatus, reason: str = "") -> Case:
-    """Move a case along the transition table; acknowledging a new case records who and when."""
+def change_status(
+    actor: User, case: Case, target: CaseStatus, reason: str = "", *, waive_open_steps: bool = False
+) -> Case:
+    """Move a case along the transition table; acknowledging a new case records who and when.
+
+    Closing needs every required playbook step done or waived; with `waive_open_steps` a supervisor
+    waives the remaining ones with the closing reason (e.g. a false alarm) in the same transaction.
+    """
     if not policy.can_view(actor, case):
         raise NotFound()
     reason = (reason or "").strip()
@@ -207,6 +224,26 @@ def change_status(actor: User, case: Case, target: CaseStatus, reason: str = "")
         )
     if not policy.can_change_status(actor, case, target):
         raise PermissionDenied(_l("案件の終了と再開は所属長または秘書広報課が行います。"))
+    if target == CaseStatus.CLOSED:
+        from incident.playbooks.service import open_required
+
+        still_open = open_required(case)
+        if still_open and waive_open_steps:
+            from incident.playbooks.service import waive_step
+
+            if not reason:
+                raise ValidationFailed(_l("入力内容を確認してください。"),
+                                       fields={"reason": _l("免除する理由を入力してください。")})
+            for state in still_open:
+                waive_step(actor, case, state.step.key, reason)
+            still_open = []
+        if still_open:
+            names = "、".join(f"「{s.step.title_ja}」" for s in still_open)
+            raise CaseError(
+                _l("必須の手順が終わっていないため終了できません：%(steps)s。手順を完了するか、所属長が理由を付けて免除してください。",
+                   steps=names),
+                fields={"steps": ", ".join(s.step.key for s in still_open)},
+            )
     if transition.requires_reason and not reason:
         raise ValidationFailed(
             _l("入力内容を確認してください。"), fields={"reason": _l("理由を入力してください。")}
@@ -225,6 +262,9 @@ def change_status(actor: User, case: Case, target: CaseStatus, reason: str = "")
     db.session.flush()
     if old == CaseStatus.NEW and target == CaseStatus.RESPONDING:
         _timeline(case, actor, "acknowledged")
+        from incident.playbooks.service import on_acknowledged
+
+        on_acknowledged(actor, case)
     else:
         _timeline(case, actor, "status_changed", old=old.value, new=target.value, reason=reason)
     audit.record(actor, "case.status", "case", case.id, case_id=case.id,

@@ -27,6 +27,7 @@ from incident.dates import to_tokyo
 from incident.errors import CaseError, Conflict, DomainError, ValidationFailed
 from incident.extensions import db
 from incident.pagination import page_args
+from incident.playbooks import service as playbooks
 
 bp = Blueprint("cases", __name__)
 
@@ -157,6 +158,7 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
             assign_form.assignee_id.data = str(case.assignee_id or "")
     item_form = forms.get("item_form") or ItemForm(formdata=None)
     corrected_by = {n.corrects_id: n for n in case.notes if n.corrects_id}
+    steps = playbooks.checklist(case)
     return render_template(
         "cases/show.html",
         case=case,
@@ -171,6 +173,9 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
         item_form=item_form,
         ack_form=NoteForm(formdata=None),
         allowed_statuses=allowed,
+        steps=steps,
+        step_progress=playbooks.progress(steps),
+        can_supervise=policy.can_act_as_supervisor(current_user, case),
         reason_required=[s.value for s in allowed
                          if service.TRANSITIONS[(case.status, s)].requires_reason],
     ), status
@@ -204,7 +209,8 @@ def change_status(case_id: int):
     if not form.validate_on_submit():
         return _render_case(case_id, 422, status_form=form)
     try:
-        service.change_status(current_user, case, CaseStatus(form.status.data), form.reason.data or "")
+        service.change_status(current_user, case, CaseStatus(form.status.data), form.reason.data or "",
+                              waive_open_steps=bool(form.waive_open_steps.data))
         db.session.commit()
     except ValidationFailed as exc:
         db.session.rollback()

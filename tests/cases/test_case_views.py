@@ -164,7 +164,11 @@ def test_status_change_and_close_need_supervisor(make, client, login):
     client.post(f"/cases/{case.id}/acknowledge")
     assert client.post(f"/cases/{case.id}/status", data={"status": "closed"}).status_code == 403
     login(supervisor)
-    assert client.post(f"/cases/{case.id}/status", data={"status": "closed"}).status_code == 302
+    refused = client.post(f"/cases/{case.id}/status", data={"status": "closed"})
+    assert refused.status_code == 409 and "振り返り" in refused.text  # required steps are open
+    closed = client.post(f"/cases/{case.id}/status",
+                         data={"status": "closed", "reason": "誤報", "waive_open_steps": "y"})
+    assert closed.status_code == 302
     db.session.expire_all()
     assert db.session.get(Case, case.id).status == CaseStatus.CLOSED
     page = client.get(f"/cases/{case.id}").text

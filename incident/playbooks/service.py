@@ -1,0 +1,339 @@
+"""The checklist of a case: pinning a playbook version, step states, and recording step actions."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
+
+from incident import policy
+from incident.audit import service as audit
+from incident.auth.models import User
+from incident.cases.fields import normalise_target
+from incident.cases.models import Case, TimelineEvent
+from incident.dates import utcnow
+from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
+from incident.extensions import db
+from incident.playbooks.loader import Playbook, Step, load_all, parse_playbook
+from incident.playbooks.models import PlaybookVersion, StepEvent
+
+REASON_MAX = 2000
+#: The states a step can be in, as shown on the checklist.
+PENDING, DONE, SKIPPED, WAIVED, NOT_APPLICABLE, WAITING = (
+    "pending", "done", "skipped", "waived", "not_applicable", "waiting")
+
+
+@dataclasses.dataclass
+class StepState:
+    """A step of a case's playbook with what has been done to it."""
+
+    step: Step
+    state: str
+    answer: bool | None
+    event: StepEvent | None
+    due_at: dt.datetime | None
+    overdue: bool
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == PENDING
+
+
+def load_registry(app: Any) -> dict[str, Playbook]:
+    """Load and validate every playbook at start-up; a broken file stops the app with its name."""
+    directory = Path(app.config["PLAYBOOK_DIR"])
+    registry = load_all(directory)
+    app.extensions["playbooks"] = registry
+    return registry
+
+
+def current_playbook(kind: str) -> Playbook:
+    """The playbook for a kind as the files say now."""
+    return current_app.extensions["playbooks"][kind]
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_stored(version: str, text: str, file_name: str) -> Playbook:
+    return parse_playbook(text, file_name)
+
+
+def playbook_of(case: Case) -> Playbook | None:
+    """The playbook version the case is pinned to (parsed from its stored text)."""
+    if case.playbook_version is None:
+        return None
+    stored = db.session.get(PlaybookVersion, case.playbook_version)
+    if stored is None:
+        return None
+    return _parse_stored(stored.version, stored.text, stored.file_name)
+
+
+def pin_playbook(case: Case) -> Playbook:
+    """Pin the case to the current playbook of its kind, storing that version's text once."""
+    playbook = current_playbook(case.kind.value)
+    path = Path(current_app.config["PLAYBOOK_DIR"]) / playbook.path
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(
+        insert(PlaybookVersion)
+        .values(version=playbook.version, kind=playbook.kind, file_name=playbook.path,
+                text=path.read_text(encoding="utf-8"), created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["version"])
+    )
+    case.playbook_version = playbook.version
+    return playbook
+
+
+def step_events(case: Case) -> list[StepEvent]:
+    """The case's step events under its pinned version, oldest first, actors loaded."""
+    return list(db.session.scalars(
+        select(StepEvent)
+        .where(StepEvent.case_id == case.id, StepEvent.playbook_version == case.playbook_version)
+        .options(joinedload(StepEvent.actor))
+        .order_by(StepEvent.id)
+    ))
+
+
+_STATE_OF_ACTION = {"complete": DONE, "decide": DONE, "skip": SKIPPED, "waive": WAIVED, "reopen": PENDING}
+
+
+def checklist(case: Case, events: list[StepEvent] | None = None, now: dt.datetime | None = None) -> list[StepState]:
+    """Every step of the case's playbook with its state, answer, due time and overdue flag."""
+    playbook = playbook_of(case)
+    if playbook is None:
+        return []
+    events = step_events(case) if events is None else events
+    latest: dict[str, StepEvent] = {}
+    for event in events:
+        latest[event.step_key] = event
+    now = now or utcnow()
+    states: dict[str, StepState] = {}
+    for step in playbook.steps:
+        event = latest.get(step.key)
+        state = _STATE_OF_ACTION[event.action] if event else PENDING
+        answer = event.answer if event and event.action == "decide" else None
+        if step.when is not None:
+            decision = states.get(step.when.step)
+            if decision is None or decision.state in (NOT_APPLICABLE, WAITING) or decision.answer is None:
+                state = WAITING if state == PENDING else state
+                if decision is not None and decision.state == NOT_APPLICABLE:
+                    state = NOT_APPLICABLE
+            elif decision.answer != step.when.answer:
+                state = NOT_APPLICABLE
+        due_at = None
+        if step.due_minutes:
+            due_at = case.created_at + dt.timedelta(minutes=step.due_minutes[case.severity.value])
+        overdue = state == PENDING and due_at is not None and now > due_at
+        states[step.key] = StepState(step, state, answer, event, due_at, overdue)
+    return list(states.values())
+
+
+def progress(states: list[StepState]) -> tuple[int, int]:
+    """(done, total) over the required steps that apply."""
+    relevant = [s for s in states if s.step.required and s.state not in (NOT_APPLICABLE, WAITING)]
+    return sum(1 for s in relevant if s.state in (DONE, WAIVED)), len(relevant)
+
+
+def open_required(case: Case) -> list[StepState]:
+    """Required steps still open (pending) — they stop the case from closing."""
+    return [s for s in checklist(case) if s.step.required and s.state == PENDING]
+
+
+def _state_for(actor: User, case: Case, key: str) -> StepState:
+    if not policy.can_view(actor, case):
+        raise NotFound()
+    for state in checklist(case):
+        if state.step.key == key:
+            return state
+    raise NotFound(_l("その手順はこの案件にありません。"))
+
+
+def _check_actor(actor: User, case: Case, step: Step) -> None:
+    if step.actor == "supervisor" and not policy.can_act_as_supervisor(actor, case):
+        raise PermissionDenied(_l("この手順は所属長（または秘書広報課）が行います。"))
+
+
+def _check_applicable(state: StepState) -> None:
+    if state.state == WAITING:
+        raise CaseError(_l("この手順は、前の判断が済むまで行えません。"))
+    if state.state == NOT_APPLICABLE:
+        raise CaseError(_l("この手順は、前の判断によりこの案件には当てはまりません。"))
+
+
+def _reason(raw: Any, required: bool) -> str:
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"reason": _l("文字列で入力してください。")})
+    text = raw.strip()
+    if required and not text:
+        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"reason": _l("理由を入力してください。")})
+    if len(text) > REASON_MAX:
+        raise ValidationFailed(_l("入力内容を確認してください。"),
+                               fields={"reason": _l("%(max)d 文字以内で入力してください。", max=REASON_MAX)})
+    return text
+
+
+def _city_url(raw: Any) -> str:
+    domains = [d.lower() for d in current_app.config["CITY_WEB_DOMAINS"]]
+    text = raw.strip() if isinstance(raw, str) else ""
+    parts = urlsplit(text)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not any(host == d or host.endswith("." + d) for d in domains):
+        raise ValidationFailed(
+            _l("入力内容を確認してください。"),
+            fields={"url": _l("市のホームページ（%(domains)s）の URL を入力してください。", domains="、".join(domains))},
+        )
+    return text
+
+
+def _step_data(step: Step, raw: dict[str, Any], actor: User, case: Case) -> tuple[dict[str, Any], bool]:
+    """Check what the step asks for; returns (data to store, whether it is flagged against ア(イ))."""
+    data: dict[str, Any] = {}
+    flagged = False
+    if step.input == "city_url":
+        data["url"] = _city_url(raw.get("url"))
+    elif step.input == "url":
+        try:
+            data["url"] = normalise_target(raw.get("url"))
+        except ValueError as exc:
+            raise ValidationFailed(_l("入力内容を確認してください。"), fields={"url": exc.args[0]}) from None
+    elif step.input == "prohibited_item":
+        item = raw.get("prohibited_item")
+        try:
+            number = int(item)
+        except (TypeError, ValueError):
+            number = 0
+        if isinstance(item, bool) or not 1 <= number <= 10:
+            raise ValidationFailed(_l("入力内容を確認してください。"),
+                                   fields={"prohibited_item": _l("運用ポリシーの禁止事項 (1)〜(10) から選んでください。")})
+        data["prohibited_item"] = number
+    elif step.input == "fake_account":
+        target = raw.get("url") or raw.get("handle")
+        try:
+            data["target"] = normalise_target(target)
+        except ValueError as exc:
+            raise ValidationFailed(_l("入力内容を確認してください。"), fields={"url": exc.args[0]}) from None
+        for name in ("platform", "display_name", "first_seen"):
+            value = raw.get(name)
+            if isinstance(value, str) and value.strip():
+                data[name] = value.strip()[:200]
+    elif step.input == "deletion_record":
+        deleted = raw.get("deleted")
+        if deleted in (True, "1", "true", "yes", "on"):
+            data["deleted"] = True
+            flagged = True
+        else:
+            data["deleted"] = False
+    if step.type == "draft":
+        where = raw.get("where") or data.get("url")
+        if not isinstance(where, str) or not where.strip():
+            raise ValidationFailed(_l("入力内容を確認してください。"),
+                                   fields={"where": _l("どこに（URL や提出先）出したかを記録してください。")})
+        data["where"] = where.strip()[:500]
+    return data, flagged
+
+
+def _record(actor: User, case: Case, state: StepState, action: str, *, answer: bool | None = None,
+            reason: str = "", data: dict[str, Any] | None = None, flagged: bool = False) -> StepEvent:
+    event = StepEvent(case_id=case.id, playbook_version=case.playbook_version, step_key=state.step.key,
+                      action=action, answer=answer, reason=reason, data=data or {},
+                      actor_id=actor.id if actor else None)
+    db.session.add(event)
+    db.session.flush()
+    timeline_data = {"step": state.step.key, "title": state.step.title_ja, "title_en": state.step.title_en,
+                     "clause": state.step.clause, "action": action, "reason": reason, **(data or {})}
+    if answer is not None:
+        timeline_data["answer"] = answer
+    if flagged:
+        timeline_data["flag"] = "3(4)ア(イ)"
+    db.session.add(TimelineEvent(case_id=case.id, actor_id=actor.id if actor else None,
+                                 event="step_flagged" if flagged else f"step_{action}", data=timeline_data))
+    audit.record(actor, f"step.{action}", "step_event", event.id, case_id=case.id,
+                 changes={"step": (None, state.step.key), "state": (state.state, _STATE_OF_ACTION[action]),
+                          **({"answer": (None, answer)} if answer is not None else {}),
+                          **({"reason": (None, reason)} if reason else {})})
+    return event
+
+
+def complete_step(actor: User, case: Case, key: str, note: Any = "", inputs: dict[str, Any] | None = None) -> StepEvent:
+    """Mark a check, draft or approval step done, with what it asks for."""
+    state = _state_for(actor, case, key)
+    _check_actor(actor, case, state.step)
+    _check_applicable(state)
+    if state.step.type == "decision":
+        raise CaseError(_l("判断の手順は「判断する」で記録してください。"))
+    if state.state != PENDING:
+        raise CaseError(_l("この手順はすでに記録済みです。誤りなら「取り消す」で訂正してください。"))
+    data, flagged = _step_data(state.step, inputs or {}, actor, case)
+    reason = _reason(note, required=False)
+    if flagged:
+        # Deleting the original post goes against 3(4)ア(イ): only a supervisor may record it, with a reason.
+        if not policy.can_act_as_supervisor(actor, case):
+            raise PermissionDenied(_l("元の投稿の削除は 3(4)ア(イ) に反するため、所属長が理由を付けて記録します。"))
+        reason = _reason(note, required=True)
+    return _record(actor, case, state, "complete", reason=reason, data=data, flagged=flagged)
+
+
+def decide(actor: User, case: Case, key: str, answer: Any, reason: Any) -> StepEvent:
+    """Answer a decision step yes or no, with a reason; later steps switch on or off."""
+    state = _state_for(actor, case, key)
+    _check_actor(actor, case, state.step)
+    _check_applicable(state)
+    if state.step.type != "decision":
+        raise CaseError(_l("この手順は判断ではありません。"))
+    if state.state != PENDING:
+        raise CaseError(_l("この判断はすでに記録済みです。変えるには「取り消す」で訂正してください。"))
+    if not isinstance(answer, bool):
+        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"answer": _l("はい・いいえで答えてください。")})
+    return _record(actor, case, state, "decide", answer=answer, reason=_reason(reason, required=True))
+
+
+def skip_step(actor: User, case: Case, key: str, reason: Any) -> StepEvent:
+    """Skip an optional step, with a reason (required steps are waived by a supervisor instead)."""
+    state = _state_for(actor, case, key)
+    _check_actor(actor, case, state.step)
+    _check_applicable(state)
+    if state.step.required:
+        raise CaseError(_l("必須の手順は省略できません。所属長が理由を付けて免除できます。"))
+    if state.state != PENDING:
+        raise CaseError(_l("この手順はすでに記録済みです。"))
+    return _record(actor, case, state, "skip", reason=_reason(reason, required=True))
+
+
+def waive_step(actor: User, case: Case, key: str, reason: Any) -> StepEvent:
+    """A supervisor waives a step with a reason, so the case may close without it."""
+    state = _state_for(actor, case, key)
+    if not policy.can_act_as_supervisor(actor, case):
+        raise PermissionDenied(_l("手順の免除は所属長（または秘書広報課）が行います。"))
+    _check_applicable(state)
+    if state.state != PENDING:
+        raise CaseError(_l("この手順はすでに記録済みです。"))
+    return _record(actor, case, state, "waive", reason=_reason(reason, required=True))
+
+
+def reopen_step(actor: User, case: Case, key: str, reason: Any) -> StepEvent:
+    """Correct a mistaken entry: the step is open again; the earlier entry stays on the record."""
+    state = _state_for(actor, case, key)
+    _check_actor(actor, case, state.step)
+    if state.state in (PENDING, WAITING, NOT_APPLICABLE):
+        raise CaseError(_l("取り消す記録がありません。"))
+    if state.state == WAIVED and not policy.can_act_as_supervisor(actor, case):
+        raise PermissionDenied(_l("免除の取り消しは所属長（または秘書広報課）が行います。"))
+    return _record(actor, case, state, "reopen", reason=_reason(reason, required=True))
+
+
+def on_acknowledged(actor: User, case: Case) -> None:
+    """A supervisor's acknowledgement completes the "consult your supervisor" step (3(4)※)."""
+    if not policy.can_act_as_supervisor(actor, case):
+        return
+    for state in checklist(case):
+        if state.step.completes_on == "supervisor_acknowledgement" and state.state == PENDING:
+            _record(actor, case, state, "complete", reason="", data={"by": "acknowledgement"})

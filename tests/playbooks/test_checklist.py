@@ -1,0 +1,334 @@
+"""The playbooks enforce section 3(4): one test per clause, plus pinning, waivers and the API."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DatabaseError
+
+from incident.cases import service as cases
+from incident.cases.models import CaseKind, CaseStatus, TimelineEvent
+from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
+from incident.extensions import db
+from incident.playbooks import service
+from incident.playbooks.service import load_registry
+
+
+@pytest.fixture
+def team(make):
+    department = make.department()
+    return {
+        "responder": make.user("responder", department),
+        "supervisor": make.user("supervisor", department),
+        "department": department,
+    }
+
+
+def states(case) -> dict[str, service.StepState]:
+    return {s.step.key: s for s in service.checklist(case)}
+
+
+def key_where(case, **attrs) -> str:
+    """The key of the (first) step of the case's playbook with these attributes."""
+    for state in service.checklist(case):
+        if all(getattr(state.step, name) == value for name, value in attrs.items()):
+            return state.step.key
+    raise AssertionError(f"no step with {attrs}")
+
+
+def consult_key(case) -> str:
+    return key_where(case, completes_on="supervisor_acknowledgement")
+
+
+def test_opening_pins_current_version_and_lists_steps(team, make):
+    case = make.case(team["responder"], kind="impersonation")
+    assert case.playbook_version == service.current_playbook("impersonation").version
+    keys = [s.step.key for s in service.checklist(case)]
+    assert keys == [s.key for s in service.current_playbook("impersonation").steps]
+
+
+def test_every_kind_starts_with_supervisor_consultation_done_on_supervisor_ack(team, make):
+    for kind in CaseKind:
+        case = make.case(team["responder"], kind=kind.value)
+        key = consult_key(case)
+        cases.acknowledge(team["responder"], case)  # a responder's acknowledgement is not consultation
+        assert states(case)[key].state == "pending"
+        other = make.case(team["responder"], kind=kind.value)
+        cases.acknowledge(team["supervisor"], other)
+        db.session.commit()
+        assert states(other)[key].state == "done", kind
+
+
+def test_responder_cannot_take_supervisor_step(team, make):
+    case = make.case(team["responder"])
+    with pytest.raises(PermissionDenied):
+        service.complete_step(team["responder"], case, consult_key(case))
+
+
+def test_flaming_wrong_post_requires_correction_and_not_deletion(team, make):
+    """3(4)ア(イ): admit and correct; never delete."""
+    case = make.case(team["responder"], kind="flaming")
+    correction = key_where(case, draft_type="correction")
+    assert states(case)[correction].state == "waiting"
+    with pytest.raises(CaseError):
+        service.complete_step(team["responder"], case, correction, "", {"where": "https://x.com/city/1"})
+    service.decide(team["responder"], case, "did_city_post_wrong", True, "日付を誤って掲載")
+    assert states(case)[correction].state == "pending" and states(case)[correction].step.required
+    with pytest.raises(ValidationFailed):  # a draft step records where the text went out
+        service.complete_step(team["responder"], case, correction, "", {})
+    service.complete_step(team["responder"], case, correction, "", {"where": "https://x.com/city/2"})
+    assert states(case)[correction].state == "done"
+
+
+def test_flaming_no_wrong_post_makes_correction_not_applicable(team, make):
+    case = make.case(team["responder"], kind="flaming")
+    correction = key_where(case, draft_type="correction")
+    service.decide(team["responder"], case, "did_city_post_wrong", False, "投稿内容に誤りはない")
+    assert states(case)[correction].state == "not_applicable"
+
+
+def test_recording_a_deletion_is_flagged_and_needs_supervisor_reason(team, make):
+    case = make.case(team["responder"], kind="flaming")
+    service.decide(team["responder"], case, "did_city_post_wrong", True, "誤った日付を投稿")
+    key = key_where(case, input="deletion_record")
+    with pytest.raises(PermissionDenied):
+        service.complete_step(team["responder"], case, key, "消した", {"deleted": True})
+    with pytest.raises(ValidationFailed):
+        service.complete_step(team["supervisor"], case, key, "", {"deleted": True})
+    service.complete_step(team["supervisor"], case, key, "個人情報が写っていたため", {"deleted": True})
+    db.session.commit()
+    flagged = db.session.scalars(select(TimelineEvent).where(TimelineEvent.event == "step_flagged")).one()
+    assert flagged.data["flag"] == "3(4)ア(イ)" and flagged.data["reason"] == "個人情報が写っていたため"
+
+
+def test_keeping_the_original_is_not_flagged(team, make):
+    case = make.case(team["responder"], kind="flaming")
+    service.decide(team["responder"], case, "did_city_post_wrong", True, "誤った日付を投稿")
+    key = key_where(case, input="deletion_record")
+    service.complete_step(team["responder"], case, key, "", {})
+    assert states(case)[key].state == "done"
+    assert not db.session.scalars(select(TimelineEvent).where(TimelineEvent.event == "step_flagged")).all()
+
+
+def _finish_all_but(case, actor, supervisor, *skip: str) -> None:
+    """Complete or waive every applicable open step except `skip`."""
+    for state in service.checklist(case):
+        if state.step.key in skip or state.state != "pending":
+            continue
+        service.waive_step(supervisor, case, state.step.key, "テストのため免除")
+
+
+def test_flaming_interim_notice_blocks_closing_until_final(team, make):
+    """3(4)ア(ウ): an interim notice now, a final notice once the facts are settled."""
+    responder, supervisor = team["responder"], team["supervisor"]
+    case = make.case(responder, kind="flaming")
+    cases.acknowledge(supervisor, case)
+    service.decide(responder, case, "did_city_post_wrong", False, "誤りなし")
+    service.decide(responder, case, "response_takes_time", True, "事実確認に数日かかる")
+    interim = key_where(case, draft_type="interim_notice")
+    final = key_where(case, draft_type="final_notice")
+    service.complete_step(responder, case, interim, "", {"where": "https://www.facebook.com/city/posts/1"})
+    _finish_all_but(case, responder, supervisor, final)
+    with pytest.raises(CaseError) as info:
+        cases.change_status(supervisor, case, CaseStatus.CLOSED)
+    assert states(case)[final].step.title_ja in str(info.value.message)
+    service.complete_step(responder, case, final, "", {"where": "https://www.facebook.com/city/posts/2"})
+    cases.change_status(supervisor, case, CaseStatus.CLOSED)
+    assert case.status == CaseStatus.CLOSED
+
+
+def test_final_notice_can_be_waived_by_supervisor_only(team, make):
+    responder, supervisor = team["responder"], team["supervisor"]
+    case = make.case(responder, kind="flaming")
+    service.decide(responder, case, "response_takes_time", True, "時間がかかる")
+    final = key_where(case, draft_type="final_notice")
+    with pytest.raises(PermissionDenied):
+        service.waive_step(responder, case, final, "不要")
+    with pytest.raises(ValidationFailed):
+        service.waive_step(supervisor, case, final, "")
+    service.waive_step(supervisor, case, final, "中間報告で完結したため")
+    assert states(case)[final].state == "waived"
+
+
+def test_impersonation_press_decision_is_the_supervisors(team, make):
+    """3(4)イ(イ): notifying the press is decided by a supervisor, with a reason."""
+    case = make.case(team["responder"], kind="impersonation")
+    press = key_where(case, draft_type="press")
+    with pytest.raises(PermissionDenied):
+        service.decide(team["responder"], case, "notify_press", True, "拡散している")
+    with pytest.raises(ValidationFailed):
+        service.decide(team["supervisor"], case, "notify_press", True, "")
+    service.decide(team["supervisor"], case, "notify_press", True, "被害の恐れが大きい")
+    assert states(case)[press].state == "pending"
+
+
+def test_impersonation_has_takedown_and_citizen_warning(team, make):
+    """3(4)イ(ア): a takedown request to the platform operator; a warning to citizens."""
+    case = make.case(team["responder"], kind="impersonation")
+    by_key = states(case)
+    assert by_key[key_where(case, draft_type="takedown")].step.required
+    assert key_where(case, draft_type="citizen_warning")
+    fake = key_where(case, input="fake_account")
+    with pytest.raises(ValidationFailed):
+        service.complete_step(team["responder"], case, fake, "", {"url": "javascript:alert(1)"})
+    service.complete_step(team["responder"], case, fake, "",
+                          {"url": "https://x.com/fake_city", "display_name": "石巻市（偽）"})
+    assert states(case)[fake].event.data["target"] == "https://x.com/fake_city"
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("https://www.city.ishinomaki.lg.jp/cont/10181000/index.html", True),
+    ("https://city.ishinomaki.lg.jp/", True),
+    ("https://www.city.ishinomaki.lg.jp.evil.example/", False),
+    ("https://evil.example/?u=www.city.ishinomaki.lg.jp", False),
+    ("javascript:alert(1)", False),
+    ("ftp://www.city.ishinomaki.lg.jp/", False),
+    ("", False),
+])
+def test_correct_information_links_to_a_city_page(team, make, url, ok):
+    """3(4)ウ(ア): post the correct information with a link to the city's page."""
+    case = make.case(team["responder"], kind="false_information")
+    key = key_where(case, input="city_url")
+    inputs = {"url": url, "where": "https://www.facebook.com/city/posts/9"}
+    if ok:
+        service.complete_step(team["responder"], case, key, "", inputs)
+        assert states(case)[key].event.data["url"] == url
+    else:
+        with pytest.raises(ValidationFailed) as info:
+            service.complete_step(team["responder"], case, key, "", inputs)
+        assert "url" in info.value.fields
+
+
+def test_malicious_post_deletion_names_prohibited_item_with_supervisor(team, make):
+    """3(4)ウ(イ): consider deletion under the operation policy, naming the item (1)-(10)."""
+    case = make.case(team["responder"], kind="false_information")
+    key = key_where(case, input="prohibited_item")
+    service.decide(team["responder"], case, "is_malicious", True, "意図的なデマ")
+    assert states(case)[key].step.actor == "supervisor"
+    with pytest.raises(PermissionDenied):
+        service.complete_step(team["responder"], case, key, "", {"prohibited_item": "8"})
+    for bad in ("0", "11", "x", None):
+        with pytest.raises(ValidationFailed):
+            service.complete_step(team["supervisor"], case, key, "", {"prohibited_item": bad})
+    service.complete_step(team["supervisor"], case, key, "削除した", {"prohibited_item": "8"})
+    assert states(case)[key].event.data["prohibited_item"] == 8
+
+
+def test_closing_names_open_steps_and_supervisor_can_waive_all(team, make):
+    case = make.case(team["responder"], kind="account_takeover")
+    cases.acknowledge(team["responder"], case)
+    with pytest.raises(CaseError) as info:
+        cases.change_status(team["supervisor"], case, CaseStatus.CLOSED)
+    assert states(case)[consult_key(case)].step.title_ja in str(info.value.message)
+    cases.change_status(team["supervisor"], case, CaseStatus.CLOSED, "誤報だった", waive_open_steps=True)
+    assert case.status == CaseStatus.CLOSED
+    assert all(s.state in ("waived", "not_applicable", "waiting", "done") for s in service.checklist(case))
+
+
+def test_reopen_corrects_a_mistake_and_keeps_the_record(team, make):
+    case = make.case(team["responder"], kind="flaming")
+    service.decide(team["responder"], case, "did_city_post_wrong", True, "誤り")
+    with pytest.raises(CaseError):
+        service.decide(team["responder"], case, "did_city_post_wrong", False, "やはり誤りなし")
+    service.reopen_step(team["responder"], case, "did_city_post_wrong", "判断を誤った")
+    service.decide(team["responder"], case, "did_city_post_wrong", False, "誤りなし")
+    db.session.commit()
+    actions = [e.action for e in service.step_events(case)]
+    assert actions == ["decide", "reopen", "decide"]
+    assert states(case)["did_city_post_wrong"].answer is False
+    with pytest.raises(DatabaseError):
+        db.session.execute(text("DELETE FROM step_event"))
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_unknown_step_is_not_found(team, make):
+    case = make.case(team["responder"])
+    with pytest.raises(NotFound):
+        service.complete_step(team["responder"], case, "no_such_step")
+
+
+def test_overdue_steps_are_flagged(team, make):
+    case = make.case(team["responder"], severity="high")
+    key = consult_key(case)
+    due = states(case)[key].due_at
+    assert due is not None and due > case.created_at
+    later = {s.step.key: s for s in service.checklist(case, now=due + dt.timedelta(minutes=1))}
+    assert later[key].overdue
+    earlier = {s.step.key: s for s in service.checklist(case, now=due - dt.timedelta(minutes=1))}
+    assert not earlier[key].overdue
+
+
+def test_changed_kind_takes_new_playbook_and_keeps_history(team, make):
+    case = make.case(team["responder"], kind="false_information")
+    service.decide(team["responder"], case, "is_malicious", False, "悪意なし")
+    db.session.commit()
+    cases.update_case(team["responder"], case, case.version, {"kind": "impersonation"})
+    db.session.commit()
+    assert case.playbook_version == service.current_playbook("impersonation").version
+    assert "notify_press" in states(case)
+    assert db.session.scalars(select(TimelineEvent).where(TimelineEvent.event == "step_decide")).one()
+
+
+def test_editing_a_playbook_file_changes_new_cases_only(app, team, make, tmp_path):
+    folder = tmp_path / "playbooks"
+    shutil.copytree(app.config["PLAYBOOK_DIR"], folder)
+    app.config["PLAYBOOK_DIR"] = str(folder)
+    load_registry(app)
+    before = make.case(team["responder"], kind="flaming")
+    old_keys = [s.step.key for s in service.checklist(before)]
+    path = folder / "flaming.toml"
+    path.write_text(path.read_text(encoding="utf-8") + '''
+[[steps]]
+key = "new_step_added_later"
+title_ja = "後から追加した手順"
+title_en = "A step added later"
+clause = "3(4)ア"
+type = "check"
+''', encoding="utf-8")
+    load_registry(app)
+    after = make.case(team["responder"], kind="flaming")
+    assert [s.step.key for s in service.checklist(before)] == old_keys
+    assert [s.step.key for s in service.checklist(after)] == old_keys + ["new_step_added_later"]
+
+
+def test_steps_api(team, make, client, token_for):
+    responder, supervisor = team["responder"], team["supervisor"]
+    case = make.case(responder, kind="impersonation")
+    headers = token_for(responder)
+    listing = client.get(f"/api/v1/cases/{case.id}/steps", headers=headers).get_json()
+    assert listing["required_total"] >= 1 and listing["items"][0]["state"] in ("pending", "waiting")
+    press = key_where(case, draft_type="press")
+    assert client.post(f"/api/v1/cases/{case.id}/steps/{press}/complete", json={"where": "x"},
+                       headers=headers).status_code == 409  # waiting for the press decision
+    assert client.post(f"/api/v1/cases/{case.id}/steps/notify_press/decide",
+                       json={"answer": True, "reason": "拡散"}, headers=headers).status_code == 403
+    assert client.post(f"/api/v1/cases/{case.id}/steps/nope/complete", json={},
+                       headers=headers).status_code == 404
+    assert client.post(f"/api/v1/cases/{case.id}/steps/notify_press/decide",
+                       json={"answer": "yes", "reason": "x"}, headers=token_for(supervisor)).status_code == 422
+    answer = client.post(f"/api/v1/cases/{case.id}/steps/notify_press/decide",
+                         json={"answer": True, "reason": "拡散"}, headers=token_for(supervisor))
+    assert answer.status_code == 200
+    press_state = next(i for i in answer.get_json()["items"] if i["key"] == press)
+    assert press_state["state"] == "pending"
+    outsider = token_for(make.user("admin"))
+    assert client.get("/api/v1/playbooks", headers=outsider).status_code == 200
+    stranger = token_for(make.user("responder"))
+    assert client.get(f"/api/v1/cases/{case.id}/steps", headers=stranger).status_code == 404
+
+
+def test_checklist_on_case_page(team, make, client, login):
+    case = make.case(team["responder"], kind="flaming")
+    login(team["responder"])
+    page = client.get(f"/cases/{case.id}").text
+    assert "対応手順" in page and "did_city_post_wrong" in page
+    response = client.post(f"/cases/{case.id}/steps/did_city_post_wrong/decide",
+                           data={"answer": "yes", "reason": "誤りあり"})
+    assert response.status_code == 302
+    page = client.get(f"/cases/{case.id}").text
+    assert "判断を記録" in page  # on the timeline
+    refused = client.post(f"/cases/{case.id}/steps/{consult_key(case)}/complete", data={})
+    assert refused.status_code == 403
