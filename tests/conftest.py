@@ -181,6 +181,12 @@ def make(app: Flask) -> Factory:
 
 
 @pytest.fixture
+def password() -> str:
+    """The password every factory-made user has."""
+    return PASSWORD
+
+
+@pytest.fixture
 def login(client: FlaskClient):
     """Log a user in through the real login form."""
 

@@ -262,7 +262,7 @@ def correct_note(case_id: int, note_id: int):
     """Append a correction of an earlier note (the original stays, struck through)."""
     case = service.get_case(current_user, case_id)
     original = service.get_note(case, note_id)
-    form = NoteForm()
+    form = NoteForm(prefix="correction")  # distinct ids from the add-note form on the same page
     if request.method == "GET":
         form.body.data = original.body
         return _render_case(case_id, correction_form=form, correction_note_id=original.id)

@@ -22,6 +22,7 @@ _TOP_KEYS = {"kind", "title_ja", "title_en", "clause", "steps"}
 _STEP_KEYS = {"key", "title_ja", "title_en", "guidance_ja", "guidance_en", "clause", "type", "actor",
               "required", "when", "due_minutes", "draft_type", "input", "completes_on"}
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+_STEPS_HEADER = re.compile(r"^\s*\[\[\s*steps\s*\]\]\s*(#.*)?$")
 
 
 class PlaybookError(ValueError):
@@ -81,7 +82,7 @@ class Playbook:
 
 def _step_lines(text: str) -> list[int]:
     """Line numbers (1-based) of each [[steps]] header, in order."""
-    return [n for n, line in enumerate(text.splitlines(), 1) if line.strip() == "[[steps]]"]
+    return [n for n, line in enumerate(text.splitlines(), 1) if _STEPS_HEADER.match(line)]
 
 
 def _text(value: Any, where: str, name: str, required: bool) -> str:
@@ -126,13 +127,13 @@ def _choice(value: Any, where: str, name: str, allowed: tuple[str, ...], default
 def _parse_step(raw: Any, where: str) -> Step:
     if not isinstance(raw, dict):
         raise PlaybookError(f"{where}: a step must be a table")
-    unknown = set(raw) - _STEP_KEYS
-    if unknown:
-        raise PlaybookError(f"{where}: unknown key {', '.join(sorted(unknown))}")
     key = _text(raw.get("key"), where, "key", True)
     if not _KEY.match(key):
         raise PlaybookError(f"{where}: key {key!r} must be lower-case letters, digits and _")
     where = f"{where} step '{key}'"
+    unknown = set(raw) - _STEP_KEYS
+    if unknown:
+        raise PlaybookError(f"{where}: unknown key {', '.join(sorted(unknown))}")
     step_type = _choice(raw.get("type"), where, "type", STEP_TYPES, None)
     if step_type is None:
         raise PlaybookError(f"{where}: 'type' is missing")
@@ -173,6 +174,7 @@ def _parse_step(raw: Any, where: str) -> Step:
 
 def _check_conditions(steps: list[Step], wheres: dict[str, str]) -> None:
     by_key = {s.key: s for s in steps}
+    position = {s.key: n for n, s in enumerate(steps)}
     for step in steps:
         if step.when is None:
             continue
@@ -191,6 +193,13 @@ def _check_conditions(steps: list[Step], wheres: dict[str, str]) -> None:
             if current.key in seen:
                 raise PlaybookError(f"{wheres[step.key]}: conditions form a cycle: {' → '.join(seen + [current.key])}")
             seen.append(current.key)
+    for step in steps:
+        if step.when is not None and position[step.when.step] > position[step.key]:
+            # The checklist is worked in file order: a decision must come before what depends on it,
+            # or the dependent step would wait forever and never block closing.
+            raise PlaybookError(
+                f"{wheres[step.key]}: 'when' refers to step '{step.when.step}', which comes later in the file"
+            )
 
 
 def parse_playbook(text: str, name: str) -> Playbook:

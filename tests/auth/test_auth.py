@@ -4,27 +4,26 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from conftest import PASSWORD
 from incident.auth.models import ApiToken, Department, User
 from incident.auth.views import safe_next
 from incident.extensions import db
 
 
-def test_failed_logins_get_one_generic_message(make, client):
+def test_failed_logins_get_one_generic_message(make, client, password):
     user = make.user()
     wrong_password = client.post("/login", data={"email": user.email, "password": "nope-nope-nope"})
-    unknown_user = client.post("/login", data={"email": "ghost@example.jp", "password": PASSWORD})
+    unknown_user = client.post("/login", data={"email": "ghost@example.jp", "password": password})
     inactive = make.user(active=False)
-    inactive_login = client.post("/login", data={"email": inactive.email, "password": PASSWORD})
+    inactive_login = client.post("/login", data={"email": inactive.email, "password": password})
     for response in (wrong_password, unknown_user, inactive_login):
         assert response.status_code == 200
         assert "メールアドレスまたはパスワードが違います。" in response.text
     assert client.get("/cases").status_code == 302  # still anonymous
 
 
-def test_login_follows_only_local_next(make, client):
+def test_login_follows_only_local_next(make, client, password):
     user = make.user()
-    response = client.post("/login", data={"email": user.email.upper(), "password": PASSWORD,
+    response = client.post("/login", data={"email": user.email.upper(), "password": password,
                                            "next": "/cases?kind=flaming"})
     assert response.headers["Location"] == "/cases?kind=flaming"
 
@@ -42,9 +41,9 @@ def test_logout_requires_post(make, client, login):
     assert client.get("/cases").status_code == 302
 
 
-def test_session_cookie_flags(make, client):
+def test_session_cookie_flags(make, client, password):
     user = make.user()
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    response = client.post("/login", data={"email": user.email, "password": password})
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 

@@ -3,6 +3,7 @@ Chromium driven through Playwright (no browser download: the city intranet has n
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,14 +36,21 @@ def password(pytestconfig: pytest.Config) -> str:
     (Every conftest.py outside a package is the module "conftest", so it cannot be imported by
     name from here; pytest keeps it as a plugin registered under its path.)
     """
-    top = pytestconfig.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
-    assert top is not None and hasattr(top, "PASSWORD"), "tests/conftest.py defines PASSWORD"
-    return str(top.PASSWORD)
+    top = Path(__file__).resolve().parents[1] / "conftest.py"
+    for plugin in pytestconfig.pluginmanager.get_plugins():
+        source = getattr(plugin, "__file__", None)
+        if source and Path(source).resolve() == top:
+            return str(plugin.PASSWORD)
+    raise AssertionError(f"{top} (with PASSWORD) is not loaded")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless system Chromium for the whole run; each test gets its own context."""
+    """A headless system Chromium per test module; each test gets its own context.
+
+    Not per session: while Playwright's sync API is running, its asyncio loop counts as the
+    thread's running loop, so a later test elsewhere calling asyncio.run() would fail.
+    """
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing: install the Debian package `chromium` to run the browser tests"
         if os.environ.get("CI") == "true":
@@ -76,7 +84,8 @@ def serve(app: Flask) -> Iterator[Callable[[], str]]:
         db.session.commit()
         db.session.remove()
         server = make_server(LOCAL_HOST, 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name="live-server", daemon=True)
         thread.start()
         running.append((server, thread))
         return f"http://{LOCAL_HOST}:{server.server_port}"
@@ -93,6 +102,7 @@ class Traffic:
     """What the pages of one browser context asked for, and what went wrong in them."""
 
     urls: list[str] = field(default_factory=list)
+    server_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
 
@@ -120,7 +130,8 @@ def new_page(browser, traffic: Traffic) -> Iterator[Callable[..., object]]:
     """`page = new_page(viewport=PHONE)`: a fresh context (own cookies) and page.
 
     Every request of every context is recorded in `traffic`; at the end of the test, a request to
-    another host, an uncaught script error or a console error (e.g. a CSP violation) fails it.
+    another host, a server error (5xx), an uncaught script error or a console error (e.g. a CSP
+    violation; a 4xx answer is not one: pages answer 404, 409 or 422 on purpose) fails it.
     """
     contexts = []
 
@@ -129,6 +140,8 @@ def new_page(browser, traffic: Traffic) -> Iterator[Callable[..., object]]:
                                       timezone_id="Asia/Tokyo", **options)
         context.set_default_timeout(5_000)
         context.on("request", lambda request: traffic.urls.append(request.url))
+        context.on("response", lambda response: response.status >= 500
+                   and traffic.server_errors.append(f"{response.status} {response.url}"))
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: traffic.page_errors.append(str(error)))
@@ -140,9 +153,10 @@ def new_page(browser, traffic: Traffic) -> Iterator[Callable[..., object]]:
     for context in contexts:
         context.close()
     assert traffic.foreign() == [], "requests left the intranet"
+    assert traffic.server_errors == [], "the server failed"
     assert traffic.page_errors == [], "script errors on the page"
-    # Missing favicon is the only expected console error (the app serves none).
-    errors = [e for e in traffic.console_errors if "favicon" not in e and "404" not in e]
+    status = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
+    errors = [e for e in traffic.console_errors if not status.search(e)]
     assert errors == [], "console errors on the page"
 
 

@@ -6,6 +6,7 @@ import pytest
 from incident.cases import service
 from incident.cases.models import Case, CaseStatus
 from incident.extensions import db
+from incident.playbooks import service as playbooks
 
 ROLES = ["responder", "supervisor", "admin"]
 
@@ -121,7 +122,7 @@ def test_correction_page_shows_original_struck_through(make, client, login):
     note = service.add_note(responder, case, "誤った内容")
     db.session.commit()
     login(responder)
-    response = client.post(f"/cases/{case.id}/notes/{note.id}/correct", data={"body": "正しい内容"})
+    response = client.post(f"/cases/{case.id}/notes/{note.id}/correct", data={"correction-body": "正しい内容"})
     assert response.status_code == 302
     page = client.get(f"/cases/{case.id}").text
     struck = page.split("<del", 1)[1].split("</del>", 1)[0]
@@ -220,6 +221,8 @@ def test_list_and_case_page_run_fixed_number_of_queries(make, client, login, cou
         note = service.add_note(responder, case, f"note {n}")
         service.add_note(responder, case, f"fix {n}", corrects=note)
         service.add_offending_item(responder, case, f"@h{n}")
+        playbooks.decide(responder, case, "did_city_post_wrong", n % 2 == 0, "判断")
+        playbooks.reopen_step(responder, case, "did_city_post_wrong", "見直し")
     db.session.commit()
     assert measure("/cases") == list_few
     assert measure(f"/cases/{case.id}") == page_few
