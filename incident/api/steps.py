@@ -66,51 +66,11 @@ def steps(case_id: int):
     return _checklist_response(case_id)
 
 
-@bp.post("/cases/<int:case_id>/steps/<key>/complete")
-def complete(case_id: int, key: str):
-    """Complete a step: {"note"?, "url"?, "where"?, "prohibited_item"?, "deleted"?, ...}."""
+@bp.post("/cases/<int:case_id>/steps/<key>/<any(complete, decide, skip, waive, reopen):action>")
+def act(case_id: int, key: str, action: str):
+    """complete {"note"?, "url"?, "where"?, ...}; decide {"answer", "reason"}; skip, waive, reopen {"reason"}."""
     data = json_body()
     case = get_case(api_user(), case_id)
-    service.complete_step(api_user(), case, key, data.get("note", ""), data)
-    db.session.commit()
-    return _checklist_response(case_id)
-
-
-@bp.post("/cases/<int:case_id>/steps/<key>/decide")
-def decide(case_id: int, key: str):
-    """Answer a decision: {"answer": true|false, "reason"}."""
-    data = json_body()
-    case = get_case(api_user(), case_id)
-    service.decide(api_user(), case, key, data.get("answer"), data.get("reason"))
-    db.session.commit()
-    return _checklist_response(case_id)
-
-
-@bp.post("/cases/<int:case_id>/steps/<key>/skip")
-def skip(case_id: int, key: str):
-    """Skip an optional step: {"reason"}."""
-    data = json_body()
-    case = get_case(api_user(), case_id)
-    service.skip_step(api_user(), case, key, data.get("reason"))
-    db.session.commit()
-    return _checklist_response(case_id)
-
-
-@bp.post("/cases/<int:case_id>/steps/<key>/waive")
-def waive(case_id: int, key: str):
-    """Waive a step (supervisor): {"reason"}."""
-    data = json_body()
-    case = get_case(api_user(), case_id)
-    service.waive_step(api_user(), case, key, data.get("reason"))
-    db.session.commit()
-    return _checklist_response(case_id)
-
-
-@bp.post("/cases/<int:case_id>/steps/<key>/reopen")
-def reopen(case_id: int, key: str):
-    """Correct a mistaken entry, reopening the step: {"reason"}."""
-    data = json_body()
-    case = get_case(api_user(), case_id)
-    service.reopen_step(api_user(), case, key, data.get("reason"))
+    service.perform(api_user(), case, key, action, data)
     db.session.commit()
     return _checklist_response(case_id)

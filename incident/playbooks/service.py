@@ -337,3 +337,15 @@ def on_acknowledged(actor: User, case: Case) -> None:
     for state in checklist(case):
         if state.step.completes_on == "supervisor_acknowledgement" and state.state == PENDING:
             _record(actor, case, state, "complete", reason="", data={"by": "acknowledgement"})
+
+
+def perform(actor: User, case: Case, key: str, action: str, payload: dict[str, Any]) -> StepEvent:
+    """Dispatch one checklist action by name, for the page and the API alike."""
+    if action == "complete":
+        return complete_step(actor, case, key, payload.get("note", ""), payload)
+    if action == "decide":
+        return decide(actor, case, key, payload.get("answer"), payload.get("reason"))
+    actions = {"skip": skip_step, "waive": waive_step, "reopen": reopen_step}
+    if action not in actions:
+        raise NotFound()
+    return actions[action](actor, case, key, payload.get("reason"))

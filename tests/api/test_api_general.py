@@ -144,8 +144,10 @@ def test_token_of_deactivated_user_is_401(api, make, expect_error):
 def test_a_session_cookie_is_not_enough_for_the_api(api, make, login, client, expect_error):
     user = make.user()
     login(user)
-    assert client.get("/").status_code in (200, 302)
-    expect_error(client.get("/api/v1/me"), 401, "unauthorized")
+    assert client.get("/cases").status_code == 200  # the browser session works for pages...
+    expect_error(client.get("/api/v1/me"), 401, "unauthorized")  # ...but not for the API
+    expect_error(client.post("/api/v1/cases", json={"kind": "flaming", "title": "x", "severity": "low"}),
+                 401, "unauthorized")
 
 
 def test_unknown_api_path_is_json_404(api, make, expect_error):
