@@ -4,17 +4,21 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from incident import labels, policy
 from incident.audit.service import new_request_id
 from incident.dates import format_datetime
 from incident.extensions import babel, csrf, db, login_manager, migrate
 from incident.text import render_markdown
+
+#: The largest id a database integer column holds.
+MAX_ID = 2**63 - 1
 
 MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
 
@@ -33,9 +37,19 @@ def _select_locale() -> str:
     return requested if requested in ("ja", "en") else "ja"
 
 
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` URL parts beyond a database integer are simply not found (not a 500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
     """Attach everything the application needs to `app`."""
     from incident import models  # noqa: F401  (register every model with the metadata)
+
+    app.url_map.converters["int"] = BoundedIntConverter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
@@ -84,6 +98,13 @@ def _init_login(app: Flask) -> None:
 
 
 def _init_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # PostgreSQL cannot store NUL in text, and no legitimate form or query carries one.
+        values = list(request.args.values()) + (list(request.form.values()) if request.form else [])
+        if any("\x00" in value for value in values) or "\x00" in request.path:
+            abort(400)
+
     @app.before_request
     def assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")

@@ -82,7 +82,20 @@ def json_body() -> dict[str, Any]:
         raise BadRequest(_l("JSON として読めません。"))
     if not isinstance(data, dict):
         raise BadRequest(_l("JSON オブジェクトを送ってください。"))
+    if _has_nul(data):
+        # PostgreSQL cannot store NUL in text; no legitimate input carries one.
+        raise BadRequest(_l("使用できない制御文字（NUL）が含まれています。"))
     return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def require_text(data: dict[str, Any], name: str, *, required: bool = True, max_len: int = 1000) -> str:

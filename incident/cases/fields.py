@@ -41,12 +41,22 @@ def normalise_target(raw: Any) -> str:
         if not _HANDLE.match(text):
             raise ValueError(_l("@ハンドルに使えるのは英数字・_・.・- だけです。"))
         return text
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in text):
+    if not _is_web_url(text):
         raise ValueError(
             _l("http:// または https:// で始まる URL か、@ で始まるハンドルを入力してください。")
         )
     return text
+
+
+def _is_web_url(text: str) -> bool:
+    """An http(s) URL with a host, a valid port if any, and no spaces or control characters."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname)
+            and not any(c.isspace() or ord(c) < 32 for c in text))
 
 
 def normalise_url(raw: Any) -> str | None:
@@ -56,13 +66,7 @@ def normalise_url(raw: Any) -> str | None:
     if not isinstance(raw, str):
         raise ValueError(_l("URL を文字列で入力してください。"))
     text = raw.strip()
-    parts = urlsplit(text)
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() for c in text)
-        or len(text) > TARGET_MAX
-    ):
+    if not _is_web_url(text) or len(text) > TARGET_MAX:
         raise ValueError(_l("http:// または https:// で始まる URL を入力してください。"))
     return text
 
@@ -80,6 +84,8 @@ def _text(raw: Any, max_len: int, required: bool) -> str:
     if not isinstance(raw, str):
         raise ValueError(_l("文字列で入力してください。"))
     text = raw.strip()
+    if "\x00" in text:
+        raise ValueError(_l("使用できない制御文字（NUL）が含まれています。"))
     if required and not text:
         raise ValueError(_l("入力してください。"))
     if len(text) > max_len:
@@ -93,27 +99,39 @@ def _datetime(raw: Any) -> dt.datetime:
     elif isinstance(raw, str):
         try:
             value = parse_iso(raw)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(_l("日時は 2026-11-23T10:30 のような形式で入力してください。")) from None
     else:
         raise ValueError(_l("日時は 2026-11-23T10:30 のような形式で入力してください。"))
     from incident.dates import as_utc
 
-    value = as_utc(value)
+    try:
+        value = as_utc(value)
+    except OverflowError:
+        raise ValueError(_l("日時が正しくありません。")) from None
     if value > utcnow() + FUTURE_LEEWAY:
         raise ValueError(_l("未来の日時は指定できません。"))
     return value
 
 
-def _optional_id(raw: Any) -> int | None:
-    if raw in (None, "", 0, "0"):
+def parse_id(raw: Any) -> int | None:
+    """A database id from a form or JSON value: None for empty, ValueError when not a usable id."""
+    if raw is None or raw == "":
         return None
-    if isinstance(raw, bool):
+    if isinstance(raw, bool) or isinstance(raw, float):
         raise ValueError(_l("番号が正しくありません。"))
     try:
-        return int(raw)
-    except (TypeError, ValueError):
+        value = int(raw)
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(_l("番号が正しくありません。")) from None
+    if not 0 <= value <= 2**63 - 1:
+        raise ValueError(_l("番号が正しくありません。"))
+    return value
+
+
+def _optional_id(raw: Any) -> int | None:
+    value = parse_id(raw)
+    return None if value == 0 else value
 
 
 def clean_case_fields(raw: dict[str, Any], *, partial: bool) -> dict[str, Any]:

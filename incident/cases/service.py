@@ -15,7 +15,13 @@ from incident import policy
 from incident.accounts.models import OfficialAccount
 from incident.audit import service as audit
 from incident.auth.models import Department, Role, User
-from incident.cases.fields import clean_case_fields, clean_note_body, clean_targets, normalise_target
+from incident.cases.fields import (
+    clean_case_fields,
+    clean_note_body,
+    clean_targets,
+    normalise_target,
+    parse_id,
+)
 from incident.cases.models import (
     Case,
     CaseCounter,
@@ -163,8 +169,10 @@ def update_case(actor: User, case: Case, version: Any, data: dict[str, Any]) -> 
     if not policy.can_edit(actor, case):
         raise NotFound()
     try:
-        seen_version = int(version)
-    except (TypeError, ValueError):
+        seen_version = parse_id(version)
+        if seen_version is None:
+            raise ValueError
+    except ValueError:
         raise ValidationFailed(
             _l("入力内容を確認してください。"), fields={"version": _l("版番号が必要です。")}
         ) from None
@@ -288,11 +296,12 @@ def assign(actor: User, case: Case, assignee_id: Any) -> Case:
     if not policy.can_assign(actor, case):
         raise PermissionDenied(_l("担当者の割り当ては所属長または秘書広報課が行います。"))
     assignee: User | None = None
-    if assignee_id not in (None, "", 0):
-        try:
-            assignee = db.session.get(User, int(assignee_id))
-        except (TypeError, ValueError):
-            assignee = None
+    try:
+        wanted = parse_id(assignee_id)
+    except ValueError:
+        wanted = -1  # not a usable id: refused below like an unknown user
+    if wanted:
+        assignee = db.session.get(User, wanted) if wanted > 0 else None
         if assignee is None or not policy.can_assign_to(actor, case, assignee):
             raise ValidationFailed(
                 _l("入力内容を確認してください。"),
@@ -459,7 +468,7 @@ def filters_from_args(args: Any, *, strict: bool) -> CaseFilters:
             assignee_id = 0
         else:
             try:
-                assignee_id = int(raw_assignee)
+                assignee_id = parse_id(raw_assignee)
             except ValueError:
                 errors["assignee_id"] = _l("値が正しくありません。")
     filters = CaseFilters(

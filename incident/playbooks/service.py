@@ -173,6 +173,9 @@ def _reason(raw: Any, required: bool) -> str:
     if not isinstance(raw, str):
         raise ValidationFailed(_l("入力内容を確認してください。"), fields={"reason": _l("文字列で入力してください。")})
     text = raw.strip()
+    if "\x00" in text:
+        raise ValidationFailed(_l("入力内容を確認してください。"),
+                               fields={"reason": _l("使用できない制御文字（NUL）が含まれています。")})
     if required and not text:
         raise ValidationFailed(_l("入力内容を確認してください。"), fields={"reason": _l("理由を入力してください。")})
     if len(text) > REASON_MAX:
