@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter
 
 from incident import labels, policy
 from incident.audit.service import new_request_id
-from incident.dates import format_datetime
+from incident.dates import format_datetime, parse_iso
 from incident.extensions import babel, csrf, db, login_manager, migrate
 from incident.text import render_markdown
 
@@ -125,6 +125,7 @@ def _init_request_hooks(app: Flask) -> None:
 def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["isodatetime"] = lambda text: format_datetime(parse_iso(text)) if text else ""
     app.jinja_env.globals.update(
         labels=labels,
         policy=policy,

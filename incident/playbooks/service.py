@@ -19,7 +19,7 @@ from incident.audit import service as audit
 from incident.auth.models import User
 from incident.cases.fields import normalise_target
 from incident.cases.models import Case, TimelineEvent
-from incident.dates import utcnow
+from incident.dates import isoformat, parse_iso, utcnow
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
 from incident.playbooks.loader import Playbook, Step, load_all, parse_playbook
@@ -241,6 +241,16 @@ def _step_data(step: Step, raw: dict[str, Any], actor: User, case: Case) -> tupl
             raise ValidationFailed(_l("入力内容を確認してください。"),
                                    fields={"where": _l("どこに（URL や提出先）出したかを記録してください。")})
         data["where"] = where.strip()[:500]
+        sent_at = raw.get("sent_at")
+        if sent_at not in (None, ""):
+            try:
+                moment = parse_iso(sent_at) if isinstance(sent_at, str) else None
+            except (ValueError, OverflowError):
+                moment = None
+            if moment is None or moment > utcnow() + dt.timedelta(minutes=10):
+                raise ValidationFailed(_l("入力内容を確認してください。"),
+                                       fields={"sent_at": _l("出した日時は 2026-11-23T10:30 のような過去の日時で入力してください。")})
+            data["sent_at"] = isoformat(moment)
     return data, flagged
 
 

@@ -12,7 +12,7 @@ from incident.playbooks import service
 
 bp = Blueprint("steps", __name__)
 
-_INPUT_FIELDS = ("url", "where", "prohibited_item", "deleted", "handle", "platform", "display_name",
+_INPUT_FIELDS = ("url", "where", "sent_at", "prohibited_item", "deleted", "handle", "platform", "display_name",
                  "first_seen")
 
 

@@ -333,3 +333,15 @@ def test_checklist_on_case_page(team, make, client, login):
     assert "判断を記録" in page  # on the timeline
     refused = client.post(f"/cases/{case.id}/steps/{consult_key(case)}/complete", data={})
     assert refused.status_code == 403
+
+
+def test_draft_step_records_when_the_text_went_out(team, make):
+    case = make.case(team["responder"], kind="flaming")
+    service.decide(team["responder"], case, "response_takes_time", True, "時間がかかる")
+    interim = key_where(case, draft_type="interim_notice")
+    with pytest.raises(ValidationFailed):
+        service.complete_step(team["responder"], case, interim, "",
+                              {"where": "https://x.com/city/1", "sent_at": "2999-01-01T00:00"})
+    service.complete_step(team["responder"], case, interim, "",
+                          {"where": "https://x.com/city/1", "sent_at": "2026-11-20T09:00"})
+    assert states(case)[interim].event.data["sent_at"] == "2026-11-20T00:00:00+00:00"  # 09:00 JST
