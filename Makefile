@@ -30,8 +30,7 @@ translations: $(VENV)/.installed
 # first time). New entries arrive with an empty msgstr: translate them (tests/test_i18n.py fails
 # until every one is), then `make translations` compiles the .mo.
 extract-messages: setup
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --project incident --sort-by-file \
-	  -o incident/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o incident/translations/messages.pot .
 	@if [ -e incident/translations/en/LC_MESSAGES/messages.po ]; then \
 	  $(BIN)/pybabel update -i incident/translations/messages.pot -d incident/translations -l en \
 	    --no-fuzzy-matching --ignore-obsolete; \

@@ -83,7 +83,11 @@ def configure_engine(app: Flask) -> None:
 
 
 #: Tables whose rows are never changed or removed once written (DESIGN principle 1).
-APPEND_ONLY_TABLES = ("note", "timeline_event", "audit_log", "step_event", "playbook_version")
+APPEND_ONLY_TABLES = (
+    "note", "timeline_event", "audit_log", "step_event", "playbook_version",
+    "account_notice", "notice_receipt", "closure_task", "fake_account_event", "case_fake_account",
+    "evidence", "evidence_withdrawal",
+)
 
 
 def append_only_ddl(dialect: str, table: str) -> list[str]:

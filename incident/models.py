@@ -1,5 +1,18 @@
 """Imports every model so the metadata (and Alembic) sees all tables."""
-from incident.accounts.models import OfficialAccount, OperatorType, Platform  # noqa: F401
+from incident.accounts.models import (  # noqa: F401
+    AccountNotice,
+    AccountStatus,
+    CaseFakeAccount,
+    ClosureTask,
+    FakeAccount,
+    FakeAccountEvent,
+    FakeAccountState,
+    NoticeKind,
+    NoticeReceipt,
+    OfficialAccount,
+    OperatorType,
+    Platform,
+)
 from incident.audit.models import AuditLog  # noqa: F401
 from incident.auth.models import ApiToken, Department, Role, User  # noqa: F401
 from incident.cases.models import (  # noqa: F401
@@ -7,6 +20,8 @@ from incident.cases.models import (  # noqa: F401
     CaseCounter,
     CaseKind,
     CaseStatus,
+    Evidence,
+    EvidenceWithdrawal,
     Note,
     OffendingItem,
     Severity,

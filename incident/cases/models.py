@@ -157,3 +157,40 @@ class TimelineEvent(db.Model):
 
     actor: Mapped[User | None] = relationship()
     note: Mapped[Note | None] = relationship()
+
+
+class Evidence(db.Model):
+    """A screenshot or document attached to a case (optionally to one offending item); append-only.
+
+    The file lives under instance/uploads/ with a server-made name; a wrong upload is withdrawn
+    (EvidenceWithdrawal), never erased.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    offending_item_id: Mapped[int | None] = mapped_column(ForeignKey("offending_item.id"), index=True)
+    #: The name the uploader's file had (shown, never used as a path).
+    original_name: Mapped[str] = mapped_column(String(255))
+    #: The server-made file name under the upload folder.
+    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
+    #: Detected from the content: image/png, image/jpeg, image/webp or application/pdf.
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    #: When the screenshot was taken, if the uploader says (else the upload time is shown).
+    captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    uploaded_by: Mapped[User] = relationship()
+
+
+class EvidenceWithdrawal(db.Model):
+    """A wrong upload marked withdrawn, with a reason; append-only (one per evidence)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
