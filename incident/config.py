@@ -39,6 +39,7 @@ PLAYBOOK_DIR = str(Path(__file__).resolve().parent.parent / "playbooks")
 CITY_WEB_DOMAINS = ["city.ishinomaki.lg.jp"]
 #: Shown in the page header and on printed documents.
 CITY_NAME = "石巻市"
+CITY_NAME_EN = "Ishinomaki City"
 
 _PRODUCTION_SECRET_HELP = (
     "INCIDENT_ENV=production needs a real secret key: set INCIDENT_SECRET_KEY to a long random "

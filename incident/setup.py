@@ -130,7 +130,7 @@ def _init_templates(app: Flask) -> None:
         labels=labels,
         policy=policy,
         get_locale=get_locale,
-        city_name=lambda: app.config["CITY_NAME"],
+        city_name=lambda: app.config["CITY_NAME_EN" if str(get_locale()) == "en" else "CITY_NAME"],
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
