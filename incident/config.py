@@ -33,10 +33,16 @@ SESSION_COOKIE_SECURE = False
 REMEMBER_COOKIE_SECURE = False
 WTF_CSRF_TIME_LIMIT = None
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+#: The largest evidence file (screenshot or PDF) accepted; larger uploads get 413.
+EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+#: Where evidence files are stored under server-made names; None means <instance>/uploads.
+UPLOAD_DIR: str | None = None
 #: The playbook files (one per incident kind); validated at start-up.
 PLAYBOOK_DIR = str(Path(__file__).resolve().parent.parent / "playbooks")
 #: Web domains of the city: a false-information correction must link to a page on one of them.
 CITY_WEB_DOMAINS = ["city.ishinomaki.lg.jp"]
+#: Days after which an official account's operation policy (様式1) counts as not reviewed (a registry warning).
+ACCOUNT_POLICY_REVIEW_DAYS = 365
 #: Shown in the page header and on printed documents.
 CITY_NAME = "石巻市"
 CITY_NAME_EN = "Ishinomaki City"

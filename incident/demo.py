@@ -44,7 +44,22 @@ def load_demo() -> str:
         "platform": "facebook", "name": "宮城県石巻市",
         "url": "https://www.facebook.com/IshinomakiCityOffice/",
         "department_id": departments["hisho-koho"].id, "operator_type": "city",
+        # 様式1 as in the guideline's 記載例.
+        "responsible_person": "秘書広報課長",
+        "content": "イベント情報や行政情報",
+        "purpose": "市政情報を迅速に発信することにより、石巻市への理解を深めていただくとともに、"
+                   "利用者の利便性を高めることを目的とする。",
+        "start_date": "2024-04-01",
+        "operating_hours": "月曜日から金曜日までの8時30分から17時15分まで（祝日及び年末年始を除く）"
+                           "ただし、それ以外の時間に発信する場合があります。",
+        "reply_policy": "必要に応じて回答を行います。ただし、全ての投稿を閲覧し投稿に対して回答することを"
+                        "保証するものではありません。",
     })
+    accounts.file_notice(admin, city, {
+        "kind": "opening", "effective_date": "2024-04-01", "contact": "広報 花子（内線2345）",
+    })
+    accounts.confirm_mfa(admin, city)
+    accounts.mark_policy_reviewed(admin, city)
     tourism = accounts.create_account(admin, {
         "platform": "x", "name": "石巻市観光課", "url": "https://x.com/ishinomaki_kanko_example",
         "department_id": departments["kanko"].id, "operator_type": "contractor",

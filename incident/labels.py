@@ -65,6 +65,9 @@ EVENT_LABELS = {
     "step_waive": _l("手順を免除"),
     "step_reopen": _l("手順の記録を取り消し"),
     "step_flagged": _l("元の投稿の削除を記録（3(4)ア(イ)に反するため要注意）"),
+    "fake_linked": _l("既知の偽アカウントと関連付け"),
+    "evidence_added": _l("証拠ファイルを添付"),
+    "evidence_withdrawn": _l("証拠ファイルを取り下げ"),
 }
 FIELD_LABELS = {
     "kind": _l("種別"),

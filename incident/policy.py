@@ -73,6 +73,24 @@ def can_manage_accounts(user: User) -> bool:
     return user.role == Role.ADMIN
 
 
+def can_file_account_notice(user: User, account) -> bool:
+    """様式2 notices (and MFA / policy-review marks) come from the account's department or the PR office."""
+    return user.role == Role.ADMIN or account.department_id == user.department_id
+
+
+def can_receive_account_notices(user: User) -> bool:
+    """The PR office receives 様式2 notices."""
+    return user.role == Role.ADMIN
+
+
+def can_do_closure_task(user: User, account, task: str) -> bool:
+    """The department deletes its closed account and confirms it is gone; only the PR office removes it
+    from the public list on the city website (3(2)ウ)."""
+    if task == "removed_from_public_list":
+        return user.role == Role.ADMIN
+    return can_file_account_notice(user, account)
+
+
 def can_view_audit_log(user: User) -> bool:
     """The full audit log is for the PR office; others see their cases' timelines."""
     return user.role == Role.ADMIN

@@ -199,6 +199,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(steps_bp)
     app.register_blueprint(accounts_bp)
+    from incident.accounts.public import bp as public_accounts_bp  # the public list, no login (3(2)ア)
+
+    app.register_blueprint(public_accounts_bp)
     app.register_blueprint(audit_bp)
+    from incident.evidence.views import bp as evidence_bp
+    from incident.fakes.views import bp as fakes_bp
+
+    app.register_blueprint(evidence_bp)
+    app.register_blueprint(fakes_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)

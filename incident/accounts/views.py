@@ -1,16 +1,18 @@
 """Pages for the registry of official accounts."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from incident import labels, policy
 from incident.accounts import service
-from incident.accounts.forms import AccountForm
+from incident.accounts.forms import AccountForm, NoticeForm
+from incident.accounts.models import AccountStatus, NoticeKind
 from incident.auth.models import Department
-from incident.errors import ValidationFailed
+from incident.dates import era_date
+from incident.errors import DomainError, ValidationFailed
 from incident.extensions import db
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -24,6 +26,7 @@ def _form_data(form: AccountForm) -> dict:
         "department_id": form.department_id.data,
         "operator_type": form.operator_type.data,
         "operator_name": form.operator_name.data,
+        **{name: getattr(form, name).data for name in service.POLICY_FIELDS},
     }
 
 
@@ -44,7 +47,10 @@ def _show_errors(form: AccountForm, error: ValidationFailed) -> None:
 @login_required
 def index():
     """Every official account, with links to cases about them."""
-    return render_template("accounts/list.html", accounts=service.all_accounts(),
+    accounts = service.all_accounts()
+    days = current_app.config["ACCOUNT_POLICY_REVIEW_DAYS"]
+    warnings = {a.id: service.account_warnings(a, review_days=days) for a in accounts}
+    return render_template("accounts/list.html", accounts=accounts, warnings=warnings, review_days=days,
                            can_manage=policy.can_manage_accounts(current_user))
 
 
@@ -93,5 +99,142 @@ def edit(account_id: int):
             _show_errors(form, exc)
         else:
             flash(_("公式アカウントを更新しました。"), "success")
-            return redirect(url_for("accounts.index"))
+            return redirect(url_for("accounts.detail", account_id=account.id))
     return render_template("accounts/form.html", form=form, account=account), (422 if request.method == "POST" else 200)
+
+
+def _flash_domain_error(exc: DomainError) -> None:
+    message = str(exc.message)
+    fields = getattr(exc, "fields", None) or {}
+    if fields:
+        message += " " + " ".join(str(v) for v in fields.values())
+    flash(message, "error")
+
+
+@bp.route("/<int:account_id>")
+@login_required
+def detail(account_id: int):
+    """The account's 様式1 fields, its 様式2 notices with receipts, and the closure checklist."""
+    account = service.get_account(account_id)
+    days = current_app.config["ACCOUNT_POLICY_REVIEW_DAYS"]
+    return render_template(
+        "accounts/detail.html", account=account, notices=service.notices_of(account),
+        checklist=service.closure_checklist(account) if account.status == AccountStatus.CLOSED else [],
+        warnings=service.account_warnings(account, review_days=days), era_date=era_date,
+        can_manage=policy.can_manage_accounts(current_user),
+        can_file=policy.can_file_account_notice(current_user, account),
+        can_receive=policy.can_receive_account_notices(current_user),
+        can_task={t: policy.can_do_closure_task(current_user, account, t) for t in service.CLOSURE_TASKS},
+    )
+
+
+@bp.post("/<int:account_id>/mfa")
+@login_required
+def confirm_mfa(account_id: int):
+    """Record that multi-factor authentication was checked (on, or found off)."""
+    account = service.get_account(account_id)
+    if not policy.can_file_account_notice(current_user, account):
+        abort(403)
+    service.confirm_mfa(current_user, account, request.form.get("enabled", "1") == "1")
+    db.session.commit()
+    flash(_("多要素認証の確認を記録しました。"), "success")
+    return redirect(url_for("accounts.detail", account_id=account.id))
+
+
+@bp.post("/<int:account_id>/reviewed")
+@login_required
+def policy_reviewed(account_id: int):
+    """Record that the operation policy was reviewed."""
+    account = service.get_account(account_id)
+    if not policy.can_file_account_notice(current_user, account):
+        abort(403)
+    service.mark_policy_reviewed(current_user, account)
+    db.session.commit()
+    flash(_("運用ポリシーの見直しを記録しました。"), "success")
+    return redirect(url_for("accounts.detail", account_id=account.id))
+
+
+@bp.route("/<int:account_id>/notices/new", methods=["GET", "POST"])
+@login_required
+def new_notice(account_id: int):
+    """File a 様式2 notice (the account's department or the PR office)."""
+    account = service.get_account(account_id)
+    if not policy.can_file_account_notice(current_user, account):
+        abort(403)
+    form = NoticeForm()
+    if request.method == "GET" and request.args.get("kind") in {k.value for k in NoticeKind}:
+        form.kind.data = request.args["kind"]
+    if form.validate_on_submit():
+        try:
+            notice = service.file_notice(current_user, account, {
+                "kind": form.kind.data, "effective_date": form.effective_date.data,
+                "contact": form.contact.data, "details": form.details.data, "remarks": form.remarks.data,
+            })
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            _show_errors(form, exc)
+        except DomainError as exc:
+            db.session.rollback()
+            _flash_domain_error(exc)
+        else:
+            flash(_("届出を提出しました。"), "success")
+            return redirect(url_for("accounts.detail", account_id=account.id, _anchor=f"notice-{notice.id}"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/notice_form.html", form=form, account=account), status
+
+
+@bp.post("/<int:account_id>/notices/<int:notice_id>/receive")
+@login_required
+def receive_notice(account_id: int, notice_id: int):
+    """The PR office receives a notice."""
+    account = service.get_account(account_id)
+    notice = service.get_notice(account, notice_id)
+    if not policy.can_receive_account_notices(current_user):
+        abort(403)
+    try:
+        service.receive_notice(current_user, notice)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        _flash_domain_error(exc)
+    else:
+        flash(_("届出を受け付けました。"), "success")
+    return redirect(url_for("accounts.detail", account_id=account.id, _anchor=f"notice-{notice.id}"))
+
+
+@bp.post("/<int:account_id>/closure/<task>")
+@login_required
+def closure_task(account_id: int, task: str):
+    """Record a done item of the closure checklist."""
+    account = service.get_account(account_id)
+    if task not in service.CLOSURE_TASKS:
+        abort(404)
+    if not policy.can_do_closure_task(current_user, account, task):
+        abort(403)
+    try:
+        service.complete_closure_task(current_user, account, task, request.form.get("note", ""))
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        _flash_domain_error(exc)
+    else:
+        flash(_("廃止手続の項目を記録しました。"), "success")
+    return redirect(url_for("accounts.detail", account_id=account.id, _anchor="closure"))
+
+
+@bp.route("/<int:account_id>/form1")
+@login_required
+def form1(account_id: int):
+    """様式1 運用ポリシー, printable on A4."""
+    account = service.get_account(account_id)
+    return render_template("accounts/form1.html", account=account, era_date=era_date)
+
+
+@bp.route("/<int:account_id>/notices/<int:notice_id>/form2")
+@login_required
+def form2(account_id: int, notice_id: int):
+    """様式2 開設・変更・廃止届出書, printable on A4."""
+    account = service.get_account(account_id)
+    notice = service.get_notice(account, notice_id)
+    return render_template("accounts/form2.html", account=account, notice=notice, era_date=era_date)

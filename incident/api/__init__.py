@@ -36,9 +36,14 @@ class BadRequest(DomainError):
 
 @bp.before_request
 def authenticate() -> None:
-    """Every API call needs `Authorization: Bearer <token>`."""
+    """Every API call needs `Authorization: Bearer <token>`, except the public list of official
+    accounts (`GET /api/v1/public/accounts`, see incident/api/accounts.py), matched by endpoint name."""
+    from incident.api.accounts import PUBLIC_ENDPOINTS
     from incident.auth.service import user_for_token
     from incident.extensions import db
+
+    if request.endpoint in PUBLIC_ENDPOINTS and request.method in ("GET", "HEAD", "OPTIONS"):
+        return
 
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -124,4 +129,4 @@ def require_id(data: dict[str, Any], name: str) -> int | None:
     return value
 
 
-from incident.api import cases, general, steps  # noqa: E402,F401  (routes register on bp)
+from incident.api import accounts, cases, evidence, fakes, general, steps  # noqa: E402,F401  (routes register on bp)

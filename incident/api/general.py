@@ -1,9 +1,8 @@
-"""API v1 routes about the caller and the registry of official accounts."""
+"""API v1 routes about the caller."""
 from __future__ import annotations
 
 from flask import jsonify
 
-from incident.accounts.service import all_accounts
 from incident.api import api_user, bp, serialize
 
 
@@ -12,8 +11,4 @@ def me():
     """The caller's profile."""
     return jsonify(serialize.user_full(api_user()))
 
-
-@bp.get("/accounts")
-def accounts():
-    """Every official account."""
-    return jsonify(items=[serialize.account(a) for a in all_accounts()])
+# The official-account routes live in incident/api/accounts.py.

@@ -159,6 +159,11 @@ def open_case(
                  changes={name: (None, getattr(case, name)) for name in EDITABLE_FIELDS})
     for target in targets:
         add_offending_item(actor, case, target)
+    # Known fake accounts: an impersonation case whose URLs / @handles match a recorded fake is
+    # linked to it here, so the case page shows the earlier cases that met it (incident.fakes).
+    from incident.fakes.service import link_known_fakes
+
+    link_known_fakes(actor, case, targets)
     if assignee_id is not None:
         assign(actor, case, assignee_id)
     return case

@@ -1,0 +1,94 @@
+"""Evidence pages: upload, download (as an attachment) and withdrawal, on the case page."""
+from __future__ import annotations
+
+import io
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from incident.cases import service as cases
+from incident.errors import CaseError, ValidationFailed
+from incident.evidence import service
+from incident.evidence.service import Evidence
+from incident.extensions import db
+
+bp = Blueprint("evidence", __name__)
+
+
+@bp.app_template_global("case_evidence")
+def case_evidence(case: Any) -> list[service.EvidenceRow]:
+    """The evidence rows the case page's partial lists."""
+    return service.evidence_rows(case)
+
+
+def send_evidence(evidence: Evidence):
+    """The stored file as a download with its detected type and a sanitised name."""
+    path = service.file_path(evidence)
+    if not path.is_file():
+        from incident.errors import NotFound
+
+        raise NotFound()
+    # Files are at most EVIDENCE_MAX_BYTES; reading them whole keeps no file handle open.
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype=evidence.content_type, as_attachment=True,
+                         download_name=service.ascii_fallback(evidence.original_name), max_age=0,
+                         conditional=False, etag=False)
+    name = evidence.original_name
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{service.ascii_fallback(name)}"; filename*=UTF-8\'\'{quote(name, safe="")}'
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/cases/<int:case_id>/evidence", methods=["POST"])
+@login_required
+def upload(case_id: int):
+    """Attach a screenshot or document to the case."""
+    case = cases.get_case(current_user, case_id)
+    upload_file = request.files.get("file")
+    try:
+        service.add_evidence(
+            current_user, case, upload_file.stream if upload_file and upload_file.filename else None,
+            upload_file.filename if upload_file else "",
+            note=request.form.get("note", ""), captured_at=request.form.get("captured_at"),
+            offending_item_id=request.form.get("offending_item_id") or None,
+        )
+        db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _error_page(exc)
+    flash(_("証拠ファイルを添付しました。"), "success")
+    return redirect(url_for("cases.show", case_id=case.id, _anchor="evidence"))
+
+
+def _error_page(exc: ValidationFailed):
+    """A refused upload: the error page with 422 (or 413 for a file over the limit)."""
+    message = " ".join([str(exc.message), *(str(m) for m in exc.fields.values())])
+    return render_template("errors/error.html", code=exc.status, message=message), exc.status
+
+
+@bp.route("/cases/<int:case_id>/evidence/<int:evidence_id>/file")
+@login_required
+def download(case_id: int, evidence_id: int):
+    """Download an evidence file (only for users who can see the case)."""
+    return send_evidence(service.get_evidence(current_user, case_id, evidence_id))
+
+
+@bp.route("/cases/<int:case_id>/evidence/<int:evidence_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw(case_id: int, evidence_id: int):
+    """Mark an evidence file withdrawn with a reason (it stays listed and downloadable)."""
+    evidence = service.get_evidence(current_user, case_id, evidence_id)
+    try:
+        service.withdraw(current_user, evidence, request.form.get("reason", ""))
+        db.session.commit()
+    except (ValidationFailed, CaseError) as exc:
+        db.session.rollback()
+        flash(" ".join([str(exc.message), *(str(m) for m in exc.fields.values())]), "error")
+        return redirect(url_for("cases.show", case_id=case_id, _anchor=f"evidence-{evidence_id}"))
+    flash(_("証拠ファイルを取り下げました。記録は残ります。"), "success")
+    return redirect(url_for("cases.show", case_id=case_id, _anchor=f"evidence-{evidence_id}"))

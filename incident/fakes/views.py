@@ -1,0 +1,135 @@
+"""Known fake account pages: the list, one fake's page, recording one (optionally from a case), state changes."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from incident import labels
+from incident.accounts.models import FakeAccountState
+from incident.accounts.service import all_accounts
+from incident.cases import service as cases
+from incident.errors import Conflict, ValidationFailed
+from incident.extensions import db
+from incident.fakes import service
+from incident.pagination import page_args
+
+bp = Blueprint("fakes", __name__)
+
+#: Labels of a fake account's states.
+STATE_LABELS = {
+    FakeAccountState.LIVE: _l("存続中"),
+    FakeAccountState.REPORTED: _l("通報済み"),
+    FakeAccountState.REMOVED: _l("削除済み"),
+}
+# Timeline verbs for the events this package and incident.evidence add to a case.
+
+
+@bp.app_context_processor
+def fake_globals() -> dict[str, Any]:
+    return {"fake_state_labels": STATE_LABELS, "fake_label": service.fake_label}
+
+
+@bp.app_template_global("case_fakes")
+def case_fakes(case: Any) -> list[service.CaseFake]:
+    """The fakes the case met, for the case page's partial."""
+    return service.case_fakes(current_user, case)
+
+
+@bp.app_template_global("fakes_for_account")
+def fakes_for_account(account: Any) -> list[Any]:
+    """The known fakes of a genuine account, for templates/fakes/_for_account.html."""
+    return service.fakes_for_account(account)
+
+
+@bp.route("/fakes")
+@login_required
+def list_fakes():
+    """Known fake accounts, filterable by text and state."""
+    q, state = service.filters_from_args(request.args, strict=False)
+    page, per_page = page_args(request.args, strict=False)
+    pagination = db.paginate(service.fakes_query(q, state), page=page, per_page=per_page, error_out=False)
+    counts = service.visible_case_counts(current_user, [f.id for f in pagination.items])
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("fakes/list.html", pagination=pagination, counts=counts, args=args,
+                           q=q or "", state=state.value if state else "")
+
+
+def _form_values() -> dict[str, Any]:
+    return {name: request.form.get(name, "") for name in
+            ("platform", "handle", "url", "display_name", "genuine_account_id")}
+
+
+@bp.route("/fakes/new", methods=["GET", "POST"])
+@login_required
+def new_fake():
+    """Record a fake account; with ?case_id= it is linked to that case."""
+    case = None
+    raw_case = request.values.get("case_id", "")
+    if raw_case:
+        try:
+            case = cases.get_case(current_user, int(raw_case))
+        except ValueError:
+            case = None
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "GET" and case is not None:
+        values = {"platform": case.platform.value if case.platform else "",
+                  "genuine_account_id": str(case.official_account_id or "")}
+        items = [i.target for i in case.offending_items]
+        values["url"] = next((t for t in items if not t.startswith("@")), "")
+        values["handle"] = next((t for t in items if t.startswith("@")), "")
+    if request.method == "POST":
+        values = _form_values()
+        try:
+            fake, created = service.record_fake(current_user, values, case)
+            db.session.commit()
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors = {k: str(v) for k, v in exc.fields.items()}
+            flash(str(exc.message), "error")
+            status = 422
+        except Conflict as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+            return redirect(url_for("fakes.show", fake_id=exc.current.id))
+        else:
+            if created:
+                flash(_("偽アカウントを登録しました。"), "success")
+            else:
+                flash(_("登録済みの偽アカウントにこの案件を関連付けました。"), "success")
+            if case is not None:
+                return redirect(url_for("cases.show", case_id=case.id, _anchor="fakes"))
+            return redirect(url_for("fakes.show", fake_id=fake.id))
+    return render_template("fakes/new.html", case=case, values=values, errors=errors,
+                           accounts=all_accounts()), status
+
+
+@bp.route("/fakes/<int:fake_id>")
+@login_required
+def show(fake_id: int):
+    """One fake account: details, state history and the linked cases the user may see."""
+    fake = service.get_fake(fake_id)
+    return render_template("fakes/show.html", fake=fake, events=service.history(fake),
+                           linked=service.linked_cases(current_user, fake))
+
+
+@bp.route("/fakes/<int:fake_id>/state", methods=["POST"])
+@login_required
+def change_state(fake_id: int):
+    """Record a state change (reported, removed, still live)."""
+    fake = service.get_fake(fake_id)
+    try:
+        service.change_state(current_user, fake, request.form.get("state", ""), request.form.get("note", ""))
+        db.session.commit()
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash(" ".join([str(exc.message), *(str(m) for m in exc.fields.values())]), "error")
+        return render_template("fakes/show.html", fake=fake, events=service.history(fake),
+                               linked=service.linked_cases(current_user, fake)), 422
+    flash(_("状態を記録しました。"), "success")
+    return redirect(url_for("fakes.show", fake_id=fake.id))
