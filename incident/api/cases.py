@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from incident.api import ID, MAX_ID, api_user, bp, json_body, require_id, require_text
 from incident.api import serialize
 from incident.cases import service
+from incident.cases import queries
 from incident.cases.models import CaseStatus
 from incident.dates import parse_iso
 from incident.errors import Conflict, NotFound, ValidationFailed
@@ -40,9 +41,9 @@ def list_cases():
     if out_of_range:
         raise ValidationFailed(_l("入力内容を確認してください。"),
                                fields={"assignee_id": _l("値が正しくありません。")})
-    filters = service.filters_from_args(request.args, strict=True)
+    filters = queries.filters_from_args(request.args, strict=True)
     page, per_page = page_args(request.args, strict=True)
-    pagination = db.paginate(service.case_list_query(api_user(), filters),
+    pagination = db.paginate(queries.case_list_query(api_user(), filters),
                              page=page, per_page=per_page, error_out=False)
     return jsonify(items=[serialize.case_summary(c) for c in pagination.items],
                    total=pagination.total, page=page, per_page=per_page)
@@ -70,13 +71,13 @@ def create_case():
     case = service.open_case(api_user(), data, department_id=department_id,
                              assignee_id=require_id(data, "assignee_id"))
     db.session.commit()
-    return jsonify(serialize.case_detail(service.load_case_page(api_user(), case.id))), 201
+    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case.id))), 201
 
 
 @bp.get(f"/cases/<{ID}:case_id>")
 def get_case(case_id: int):
     """One case with notes and offending items."""
-    return jsonify(serialize.case_detail(service.load_case_page(api_user(), case_id)))
+    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
 
 
 @bp.patch(f"/cases/<{ID}:case_id>")
@@ -99,11 +100,11 @@ def update_case(case_id: int):
         service.update_case(api_user(), case, data["version"], fields)
     except Conflict as exc:
         db.session.rollback()
-        current = service.load_case_page(api_user(), case_id)
+        current = queries.load_case_page(api_user(), case_id)
         return jsonify(error={"code": "conflict", "message": str(exc.message),
                               "current": serialize.case_detail(current)}), 409
     db.session.commit()
-    return jsonify(serialize.case_detail(service.load_case_page(api_user(), case_id)))
+    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
 
 
 @bp.post(f"/cases/<{ID}:case_id>/acknowledge")
@@ -112,7 +113,7 @@ def acknowledge(case_id: int):
     case = service.get_case(api_user(), case_id)
     service.acknowledge(api_user(), case)
     db.session.commit()
-    return jsonify(serialize.case_detail(service.load_case_page(api_user(), case_id)))
+    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
 
 
 @bp.post(f"/cases/<{ID}:case_id>/status")
@@ -133,7 +134,7 @@ def change_status(case_id: int):
                                fields={"waive_open_steps": _l("true か false で指定してください。")})
     service.change_status(api_user(), case, target, reason, waive_open_steps=waive)
     db.session.commit()
-    return jsonify(serialize.case_detail(service.load_case_page(api_user(), case_id)))
+    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
 
 
 @bp.post(f"/cases/<{ID}:case_id>/assignment")
@@ -145,7 +146,7 @@ def assign(case_id: int):
         raise ValidationFailed(_l("入力内容を確認してください。"), fields={"assignee_id": _l("入力してください。")})
     service.assign(api_user(), case, require_id(data, "assignee_id"))
     db.session.commit()
-    return jsonify(serialize.case_detail(service.load_case_page(api_user(), case_id)))
+    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
 
 
 @bp.post(f"/cases/<{ID}:case_id>/notes")
@@ -191,4 +192,4 @@ def add_item(case_id: int):
 def timeline(case_id: int):
     """The case's timeline, oldest first."""
     case = service.get_case(api_user(), case_id)
-    return jsonify(items=[serialize.event(e) for e in service.timeline(case)])
+    return jsonify(items=[serialize.event(e) for e in queries.timeline(case)])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from incident.accounts.models import OfficialAccount
 from incident.accounts.service import all_accounts
 from incident.auth.models import Department, Role, User
 from incident.cases import service
+from incident.cases import queries
 from incident.cases.forms import (
     AssignForm,
     EditCaseForm,
@@ -22,7 +23,7 @@ from incident.cases.forms import (
     NoteForm,
     StatusForm,
 )
-from incident.cases.models import Case, CaseStatus
+from incident.cases.models import CaseStatus
 from incident.dates import to_tokyo
 from incident.errors import CaseError, Conflict, DomainError, ValidationFailed
 from incident.extensions import db
@@ -93,9 +94,9 @@ def list_cases():
     )
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
     form.department.choices = any_option + labels.options((d.code, d.name) for d in departments)
-    filters = service.filters_from_args(request.args, strict=False)
+    filters = queries.filters_from_args(request.args, strict=False)
     page, per_page = page_args(request.args, strict=False)
-    pagination = db.paginate(service.case_list_query(current_user, filters),
+    pagination = db.paginate(queries.case_list_query(current_user, filters),
                              page=page, per_page=per_page, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("cases/list.html", form=form, pagination=pagination, args=args)
@@ -142,7 +143,7 @@ def new_case():
 
 
 def _render_case(case_id: int, status: int = 200, **forms: Any):
-    case = service.load_case_page(current_user, case_id)
+    case = queries.load_case_page(current_user, case_id)
     note_form = forms.get("note_form") or NoteForm(formdata=None)
     status_form = forms.get("status_form") or StatusForm(formdata=None)
     allowed = [s for s in service.allowed_targets(case)
@@ -152,7 +153,7 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
     if policy.can_assign(current_user, case):
         assign_form.assignee_id.choices = labels.options([("", _("（未割り当て）"))] + [
             (str(u.id), f"{u.name}（{labels.ROLE_LABELS[u.role]}）")
-            for u in service.assignable_users(current_user, case)
+            for u in queries.assignable_users(current_user, case)
         ])
         if "assign_form" not in forms:
             assign_form.assignee_id.data = str(case.assignee_id or "")
@@ -162,7 +163,7 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
     return render_template(
         "cases/show.html",
         case=case,
-        events=service.timeline(case),
+        events=queries.timeline(case),
         notes_by_id={n.id: n for n in case.notes},
         corrected_by=corrected_by,
         note_form=note_form,

@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from incident import labels
 from incident.accounts.models import FakeAccountState
 from incident.accounts.service import all_accounts
 from incident.cases import service as cases

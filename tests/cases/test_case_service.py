@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from incident.audit.models import AuditLog
 from incident.cases import service
+from incident.cases import queries
 from incident.cases.models import CaseStatus, Note, TimelineEvent
 from incident.dates import tokyo_year, utcnow
 from incident.errors import CaseError, Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -15,7 +16,7 @@ from incident.extensions import db
 
 
 def events_of(case) -> list[str]:
-    return [e.event for e in service.timeline(case)]
+    return [e.event for e in queries.timeline(case)]
 
 
 def test_numbers_are_per_year_and_dense(make):
@@ -131,7 +132,7 @@ def test_assignment_rules(make):
     assert case.assignee_id == stranger.id
     # The assignee from another department now sees the case.
     assert service.get_case(stranger, case.id) is case
-    event = service.timeline(case)[-1]
+    event = queries.timeline(case)[-1]
     assert event.event == "assigned" and event.data["old_name"] == colleague.name
 
 
@@ -210,7 +211,7 @@ def test_list_filters(make):
     db.session.commit()
 
     def numbers(**kwargs):
-        query = service.case_list_query(supervisor, service.CaseFilters(**kwargs))
+        query = queries.case_list_query(supervisor, queries.CaseFilters(**kwargs))
         return [c.id for c in db.session.scalars(query)]
 
     assert numbers() == [b.id, a.id]

@@ -1,0 +1,140 @@
+"""Reading cases: list filters and queries, the case page, the timeline; no writes here."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from incident import policy
+from incident.auth.models import Department, Role, User
+from incident.cases.fields import parse_id
+from incident.cases.models import (
+    Case,
+    CaseKind,
+    CaseStatus,
+    Note,
+    OffendingItem,
+    Severity,
+    TimelineEvent,
+)
+from incident.errors import NotFound, ValidationFailed
+from incident.extensions import db
+
+
+@dataclasses.dataclass
+class CaseFilters:
+    """List filters; empty values mean "any"."""
+
+    kind: CaseKind | None = None
+    status: CaseStatus | None = None
+    severity: Severity | None = None
+    #: A user id, or 0 for "unassigned".
+    assignee_id: int | None = None
+    department: str | None = None
+    q: str | None = None
+
+
+def case_list_query(actor: User, filters: CaseFilters) -> Select[tuple[Case]]:
+    """The visible cases matching the filters, newest first, with list columns loaded eagerly."""
+    query = (
+        select(Case)
+        .where(policy.visible_cases_clause(actor))
+        .options(joinedload(Case.assignee), joinedload(Case.department),
+                 joinedload(Case.official_account))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+    )
+    if filters.kind:
+        query = query.where(Case.kind == filters.kind)
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    if filters.severity:
+        query = query.where(Case.severity == filters.severity)
+    if filters.assignee_id == 0:
+        query = query.where(Case.assignee_id.is_(None))
+    elif filters.assignee_id:
+        query = query.where(Case.assignee_id == filters.assignee_id)
+    if filters.department:
+        query = query.join(Department, Department.id == Case.department_id).where(
+            Department.code == filters.department
+        )
+    if filters.q:
+        pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(func.lower(Case.title).like(pattern.lower(), escape="\\"))
+    return query
+
+
+def load_case_page(actor: User, case_id: int) -> Case:
+    """A visible case with everything its page shows, in a fixed number of queries."""
+    case = db.session.scalar(
+        select(Case)
+        .where(Case.id == case_id)
+        .options(
+            joinedload(Case.reporter), joinedload(Case.assignee), joinedload(Case.department),
+            joinedload(Case.official_account), joinedload(Case.acknowledged_by),
+            selectinload(Case.offending_items).joinedload(OffendingItem.captured_by),
+            selectinload(Case.notes).joinedload(Note.author),
+        )
+    )
+    if case is None or not policy.can_view(actor, case):
+        raise NotFound()
+    return case
+
+
+def timeline(case: Case) -> list[TimelineEvent]:
+    """The case's timeline, oldest first, with actors and notes loaded in one query."""
+    return list(
+        db.session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.case_id == case.id)
+            .options(joinedload(TimelineEvent.actor), joinedload(TimelineEvent.note))
+            .order_by(TimelineEvent.created_at, TimelineEvent.id)
+        )
+    )
+
+
+def assignable_users(actor: User, case: Case) -> list[User]:
+    """Who the actor may assign this case to, by name."""
+    query = select(User).where(User.active.is_(True)).order_by(User.name)
+    if actor.role != Role.ADMIN:
+        query = query.where(User.department_id == case.department_id)
+    return list(db.session.scalars(query))
+
+
+def filters_from_args(args: Any, *, strict: bool) -> CaseFilters:
+    """List filters from query arguments; strict (API) mode rejects unknown values with 422."""
+    errors: dict[str, Any] = {}
+
+    def member(name: str, enum_class: type) -> Any:
+        raw = args.get(name)
+        if not raw:
+            return None
+        try:
+            return enum_class(raw)
+        except ValueError:
+            errors[name] = _l("値が正しくありません。")
+            return None
+
+    assignee_id: int | None = None
+    raw_assignee = args.get("assignee_id")
+    if raw_assignee not in (None, ""):
+        if raw_assignee == "none":
+            assignee_id = 0
+        else:
+            try:
+                assignee_id = parse_id(raw_assignee)
+            except ValueError:
+                errors["assignee_id"] = _l("値が正しくありません。")
+    filters = CaseFilters(
+        kind=member("kind", CaseKind),
+        status=member("status", CaseStatus),
+        severity=member("severity", Severity),
+        assignee_id=assignee_id,
+        department=(args.get("department") or "").strip() or None,
+        q=(args.get("q") or "").strip()[:100] or None,
+    )
+    if errors and strict:
+        raise ValidationFailed(_l("入力内容を確認してください。"), fields=errors)
+    return filters
