@@ -50,6 +50,7 @@ def init_app(app: Flask) -> None:
     from incident import models  # noqa: F401  (register every model with the metadata)
 
     app.url_map.converters["int"] = BoundedIntConverter
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  (readable Japanese in JSON)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
