@@ -110,16 +110,22 @@ def playbooks_check(directory: str | None) -> None:
 
     from flask import current_app
 
+    from incident.drafts.wording import WordingError, load_wording
     from incident.playbooks.loader import check_all, load_all
 
     folder = Path(directory or current_app.config["PLAYBOOK_DIR"])
     problems = check_all(folder)
+    try:
+        wording = load_wording(folder)
+    except WordingError as exc:
+        problems.append(str(exc))
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {folder}")
     for kind, playbook in sorted(load_all(folder).items()):
         click.echo(f"{playbook.path}: {len(playbook.steps)} steps, version {playbook.version[:12]}")
+    click.echo(f"drafts/: {len(wording.templates)} templates; platforms.toml: {len(wording.platforms)} platforms")
 
 
 def register_cli(app: Flask) -> None:

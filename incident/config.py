@@ -46,6 +46,10 @@ ACCOUNT_POLICY_REVIEW_DAYS = 365
 #: Shown in the page header and on printed documents.
 CITY_NAME = "石巻市"
 CITY_NAME_EN = "Ishinomaki City"
+#: Guideline 5(1)ア: a post the city commissions starts its hashtags with one of these relationship tags,
+#: then PR_CITY_TAG (INCIDENT_PR_RELATIONSHIP_TAGS takes a JSON list, like INCIDENT_CITY_WEB_DOMAINS).
+PR_RELATIONSHIP_TAGS = ["#プロモーション", "#PR", "#宣伝", "#広告"]
+PR_CITY_TAG = "#石巻市"
 
 _PRODUCTION_SECRET_HELP = (
     "INCIDENT_ENV=production needs a real secret key: set INCIDENT_SECRET_KEY to a long random "

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
-from incident.accounts.models import OperatorType, Platform
+from incident.accounts.models import FakeAccountState, OperatorType, Platform
 from incident.auth.models import Role
 from incident.cases.models import CaseKind, CaseStatus, Severity
 
@@ -45,6 +45,17 @@ OPERATOR_LABELS = {
     OperatorType.CITY: _l("市（担当課）"),
     OperatorType.DESIGNATED_MANAGER: _l("指定管理者"),
     OperatorType.CONTRACTOR: _l("委託業者"),
+}
+FAKE_STATE_LABELS = {
+    FakeAccountState.LIVE: _l("存続中"),
+    FakeAccountState.REPORTED: _l("通報済み"),
+    FakeAccountState.REMOVED: _l("削除済み"),
+}
+#: What an evidence file is for (takedown forms ask for proof of authority or an ID).
+EVIDENCE_PURPOSE_LABELS = {
+    "capture": _l("証拠（スクリーンショット等）"),
+    "authority_proof": _l("権限の証明（委任状・公式アカウント一覧など）"),
+    "id_document": _l("身分証明書"),
 }
 #: The same labels keyed by plain value, for data stored as JSON (timeline events).
 STATUS_BY_VALUE = {member.value: label for member, label in STATUS_LABELS.items()}

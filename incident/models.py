@@ -28,3 +28,14 @@ from incident.cases.models import (  # noqa: F401
     TimelineEvent,
 )
 from incident.playbooks.models import PlaybookVersion, StepEvent  # noqa: F401
+from incident.drafts.models import (  # noqa: F401
+    Draft,
+    DraftCheck,
+    DraftEvent,
+    DraftRevision,
+    DraftStatus,
+    DraftType,
+    Outcome,
+    Publication,
+    Route,
+)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, abort, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
@@ -56,12 +58,15 @@ def init_app(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    from incident.drafts.wording import WordingError, load_wording
     from incident.playbooks.loader import PlaybookError
     from incident.playbooks.service import load_registry
 
     try:
         load_registry(app)  # a broken playbook stops the app here, naming file, line and step
-    except PlaybookError:
+        # Draft templates and platform facts, checked the same way (file and line of any mistake).
+        app.extensions["wording"] = load_wording(Path(app.config["PLAYBOOK_DIR"]))
+    except (PlaybookError, WordingError):
         # `flask playbooks check` needs an app to run in, and exists to report exactly this error.
         if sys.argv[-2:] != ["playbooks", "check"] and "playbooks" not in sys.argv[-4:-1]:
             raise
@@ -123,6 +128,10 @@ def _init_request_hooks(app: Flask) -> None:
         return response
 
 
+def _plain_lazy(value: Any) -> Any:
+    return str(value) if isinstance(value, LazyString) else value
+
+
 def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["markdown"] = render_markdown
@@ -135,6 +144,9 @@ def _init_templates(app: Flask) -> None:
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    # Flask-Babel's lazy strings claim to be safe HTML (__html__ returns the raw text), so a lazy message
+    # carrying user input would bypass autoescaping. Printing them as plain str makes Jinja escape them.
+    app.jinja_env.finalize = _plain_lazy
 
 
 def _wants_json() -> bool:
@@ -206,8 +218,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     from incident.evidence.views import bp as evidence_bp
     from incident.fakes.views import bp as fakes_bp
+    from incident.drafts.disclosure_views import bp as disclosure_bp
 
     app.register_blueprint(evidence_bp)
     app.register_blueprint(fakes_bp)
+    from incident.drafts.views import bp as drafts_bp
+
+    app.register_blueprint(drafts_bp)
+    app.register_blueprint(disclosure_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)

@@ -14,3 +14,28 @@ document.addEventListener("submit", function (event) {
   }
   if (!window.confirm(message)) event.preventDefault();
 });
+
+// "Copy to clipboard" for draft texts: a button with data-copy="#element" copies that element's text.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+  if (!button) return;
+  var source = document.querySelector(button.getAttribute("data-copy"));
+  if (!source) return;
+  var text = source.value !== undefined ? source.value : source.textContent;
+  var done = function () {
+    var note = document.querySelector("[data-copied]");
+    if (note) note.hidden = false;
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done);
+  } else {
+    // Plain http on the intranet has no clipboard API: fall back to selecting and copying.
+    var area = document.createElement("textarea");
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand("copy");
+    document.body.removeChild(area);
+    done();
+  }
+});

@@ -50,3 +50,14 @@ def test_assigning_a_bool_or_huge_id_is_refused(make, client, login):
         response = client.post(f"/cases/{case.id}/assign", data={"assignee_id": value})
         assert response.status_code == 422
     assert case.assignee_id is None
+
+
+def test_lazy_messages_with_user_input_are_escaped_in_pages(app):
+    """Flask-Babel's lazy strings declare themselves safe HTML; pages must escape them all the same."""
+    from flask import render_template_string
+    from flask_babel import lazy_gettext
+
+    with app.test_request_context():
+        html = render_template_string("{{ message }}", message=lazy_gettext("%(x)s", x="<script>alert(1)</script>"))
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html

@@ -25,6 +25,7 @@ def evidence_json(row: service.EvidenceRow, case_id: int) -> dict[str, Any]:
         "size": e.size,
         "sha256": e.sha256,
         "note": e.note,
+        "purpose": e.purpose,
         "captured_at": isoformat(e.captured_at),
         "uploaded_by": {"id": e.uploaded_by.id, "name": e.uploaded_by.name},
         "uploaded_at": isoformat(e.uploaded_at),
@@ -51,13 +52,14 @@ def list_evidence(case_id: int):
 
 @bp.post(f"/cases/<{ID}:case_id>/evidence")
 def upload_evidence(case_id: int):
-    """Attach a file (multipart: file, note?, captured_at?, offending_item_id?)."""
+    """Attach a file (multipart: file, note?, captured_at?, offending_item_id?, purpose?)."""
     case = cases.get_case(api_user(), case_id)
     upload = request.files.get("file")
     evidence = service.add_evidence(
         api_user(), case, upload.stream if upload else None, upload.filename if upload else "",
         note=request.form.get("note", ""), captured_at=request.form.get("captured_at"),
         offending_item_id=request.form.get("offending_item_id") or None,
+            purpose=request.form.get("purpose") or None,
     )
     db.session.commit()
     return jsonify(_row(case, evidence.id)), 201

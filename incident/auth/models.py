@@ -29,6 +29,8 @@ class Department(db.Model):
     #: Short stable code used by the CLI and the API, e.g. "hisho-koho".
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: How the public and the press reach the department (phone, email), printed on notices.
+    contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self) -> str:

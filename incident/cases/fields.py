@@ -6,6 +6,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from incident.accounts.models import Platform
@@ -199,3 +200,20 @@ def clean_note_body(raw: Any) -> str:
         return _text(raw, NOTE_MAX, required=True)
     except ValueError as exc:
         raise ValidationFailed(_l("入力内容を確認してください。"), fields={"body": exc.args[0]}) from None
+
+
+def city_url(raw: Any, field: str = "url") -> str:
+    """A URL on the city's own website (CITY_WEB_DOMAINS), e.g. the page with the correct information."""
+    domains = [d.lower() for d in current_app.config["CITY_WEB_DOMAINS"]]
+    text = raw.strip() if isinstance(raw, str) else ""
+    parts = urlsplit(text)
+    host = (parts.hostname or "").lower() if parts.scheme else ""
+    if parts.scheme not in ("http", "https") or not any(host == d or host.endswith("." + d) for d in domains):
+        raise ValidationFailed(
+            _l("入力内容を確認してください。"),
+            fields={field: _l("市のホームページ（%(domains)s）の URL を入力してください。", domains="、".join(domains))},
+        )
+    if len(text) > TARGET_MAX:
+        raise ValidationFailed(_l("入力内容を確認してください。"),
+                               fields={field: _l("%(max)d 文字以内で入力してください。", max=TARGET_MAX)})
+    return text

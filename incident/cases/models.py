@@ -180,6 +180,9 @@ class Evidence(db.Model):
     note: Mapped[str] = mapped_column(String(1000), default="")
     #: When the screenshot was taken, if the uploader says (else the upload time is shown).
     captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: capture (what was seen), authority_proof (that the city may ask: letter, list of official
+    #: accounts) or id_document (an ID some platforms ask for); takedown drafts check for them.
+    purpose: Mapped[str] = mapped_column(String(20), default="capture", server_default="capture")
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -26,6 +26,8 @@ from incident.extensions import db
 NOTE_MAX = 1000
 REASON_MAX = 1000
 NAME_MAX = 255
+#: What a file is for: what was seen, proof that the city may ask a platform, an ID document.
+PURPOSES = ("capture", "authority_proof", "id_document")
 
 
 class TooLarge(ValidationFailed):
@@ -105,6 +107,7 @@ def add_evidence(
     note: Any = "",
     captured_at: Any = None,
     offending_item_id: Any = None,
+    purpose: Any = None,
 ) -> Evidence:
     """Store an uploaded file under a random name after checking its content type and size."""
     if not policy.can_edit(actor, case):
@@ -116,6 +119,9 @@ def add_evidence(
         raise _field_error("note", _l("%(max)d 文字以内で入力してください。", max=NOTE_MAX))
     captured = _captured_at(captured_at)
     item = _item(case, offending_item_id)
+    purpose = purpose or "capture"
+    if purpose not in PURPOSES:
+        raise _field_error("purpose", _l("種類を選び直してください。"))
     limit = int(current_app.config["EVIDENCE_MAX_BYTES"])
     folder = upload_dir()
     stored_name = secrets.token_hex(16)
@@ -146,7 +152,7 @@ def add_evidence(
         case_id=case.id, offending_item_id=item.id if item else None,
         original_name=clean_display_name(filename), stored_name=stored_name,
         content_type=content_type, size=size, sha256=digest.hexdigest(), note=note_text,
-        captured_at=captured, uploaded_by_id=actor.id, uploaded_at=utcnow(),
+        captured_at=captured, purpose=purpose, uploaded_by_id=actor.id, uploaded_at=utcnow(),
     )
     db.session.add(evidence)
     db.session.flush()
@@ -254,6 +260,7 @@ def evidence_list(case: Case, *, include_withdrawn: bool = False) -> list[dict[s
             "captured_at": row.evidence.captured_at or row.evidence.uploaded_at,
             "uploaded_at": row.evidence.uploaded_at,
             "note": row.evidence.note,
+            "purpose": row.evidence.purpose,
             "target": row.item.target if row.item else None,
             "withdrawn": row.withdrawn,
         }

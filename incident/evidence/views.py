@@ -56,6 +56,7 @@ def upload(case_id: int):
             upload_file.filename if upload_file else "",
             note=request.form.get("note", ""), captured_at=request.form.get("captured_at"),
             offending_item_id=request.form.get("offending_item_id") or None,
+            purpose=request.form.get("purpose") or None,
         )
         db.session.commit()
     except ValidationFailed as exc:

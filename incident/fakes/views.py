@@ -5,11 +5,10 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from incident.accounts.models import FakeAccountState
 from incident.accounts.service import all_accounts
+from incident import labels
 from incident.cases import service as cases
 from incident.errors import Conflict, ValidationFailed
 from incident.extensions import db
@@ -18,18 +17,11 @@ from incident.pagination import page_args
 
 bp = Blueprint("fakes", __name__)
 
-#: Labels of a fake account's states.
-STATE_LABELS = {
-    FakeAccountState.LIVE: _l("存続中"),
-    FakeAccountState.REPORTED: _l("通報済み"),
-    FakeAccountState.REMOVED: _l("削除済み"),
-}
-# Timeline verbs for the events this package and incident.evidence add to a case.
 
 
 @bp.app_context_processor
 def fake_globals() -> dict[str, Any]:
-    return {"fake_state_labels": STATE_LABELS, "fake_label": service.fake_label}
+    return {"fake_state_labels": labels.FAKE_STATE_LABELS, "fake_label": service.fake_label}
 
 
 @bp.app_template_global("case_fakes")

@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -17,9 +16,9 @@ from sqlalchemy.orm import joinedload
 from incident import policy
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.cases.fields import normalise_target
+from incident.cases.fields import city_url, normalise_target
 from incident.cases.models import Case, TimelineEvent
-from incident.dates import isoformat, parse_iso, utcnow
+from incident.dates import utcnow
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
 from incident.playbooks.loader import Playbook, Step, load_all, parse_playbook
@@ -184,25 +183,12 @@ def _reason(raw: Any, required: bool) -> str:
     return text
 
 
-def _city_url(raw: Any) -> str:
-    domains = [d.lower() for d in current_app.config["CITY_WEB_DOMAINS"]]
-    text = raw.strip() if isinstance(raw, str) else ""
-    parts = urlsplit(text)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not any(host == d or host.endswith("." + d) for d in domains):
-        raise ValidationFailed(
-            _l("入力内容を確認してください。"),
-            fields={"url": _l("市のホームページ（%(domains)s）の URL を入力してください。", domains="、".join(domains))},
-        )
-    return text
-
-
 def _step_data(step: Step, raw: dict[str, Any], actor: User, case: Case) -> tuple[dict[str, Any], bool]:
     """Check what the step asks for; returns (data to store, whether it is flagged against ア(イ))."""
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = _sent_draft(case, step) if step.type == "draft" else {}
     flagged = False
     if step.input == "city_url":
-        data["url"] = _city_url(raw.get("url"))
+        data["url"] = city_url(raw.get("url") or data.pop("link", None))
     elif step.input == "url":
         try:
             data["url"] = normalise_target(raw.get("url"))
@@ -235,23 +221,25 @@ def _step_data(step: Step, raw: dict[str, Any], actor: User, case: Case) -> tupl
             flagged = True
         else:
             data["deleted"] = False
-    if step.type == "draft":
-        where = raw.get("where") or data.get("url")
-        if not isinstance(where, str) or not where.strip():
-            raise ValidationFailed(_l("入力内容を確認してください。"),
-                                   fields={"where": _l("どこに（URL や提出先）出したかを記録してください。")})
-        data["where"] = where.strip()[:500]
-        sent_at = raw.get("sent_at")
-        if sent_at not in (None, ""):
-            try:
-                moment = parse_iso(sent_at) if isinstance(sent_at, str) else None
-            except (ValueError, OverflowError):
-                moment = None
-            if moment is None or moment > utcnow() + dt.timedelta(minutes=10):
-                raise ValidationFailed(_l("入力内容を確認してください。"),
-                                       fields={"sent_at": _l("出した日時は 2026-11-23T10:30 のような過去の日時で入力してください。")})
-            data["sent_at"] = isoformat(moment)
+    data.pop("link", None)
     return data, flagged
+
+
+def _sent_draft(case: Case, step: Step) -> dict[str, Any]:
+    """A draft step is done only when a draft of its type was approved and published (or submitted)."""
+    from incident.drafts.models import Draft, DraftStatus, Publication
+
+    row = db.session.execute(
+        select(Draft, Publication).join(Publication, Publication.draft_id == Draft.id)
+        .where(Draft.case_id == case.id, Draft.type == step.draft_type, Draft.status == DraftStatus.SENT,
+               Publication.kind == step.draft_type)
+        .order_by(Publication.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        raise CaseError(_l("この手順は、文案が承認され、公開（削除依頼は提出）されると完了します。下の「文案」から作成してください。"))
+    draft, publication = row
+    return {"draft_id": draft.id, "publication_id": publication.id, "link": draft.link,
+            "where": publication.url or publication.reference or publication.channel}
 
 
 def _record(actor: User, case: Case, state: StepState, action: str, *, answer: bool | None = None,
@@ -350,6 +338,18 @@ def on_acknowledged(actor: User, case: Case) -> None:
     for state in checklist(case):
         if state.step.completes_on == "supervisor_acknowledgement" and state.state == PENDING:
             _record(actor, case, state, "complete", reason="", data={"by": "acknowledgement"})
+
+
+def on_draft_sent(actor: User, case: Case, draft: Any, publication: Any) -> None:
+    """Publishing (or submitting) an approved draft completes the open step that asked for it."""
+    for state in checklist(case):
+        if state.step.type == "draft" and state.step.draft_type == draft.type.value and state.state == PENDING:
+            data = {"draft_id": draft.id, "publication_id": publication.id,
+                    "where": publication.url or publication.reference or publication.channel}
+            if state.step.input == "city_url" and draft.link:
+                data["url"] = draft.link
+            _record(actor, case, state, "complete", reason="", data=data)
+            return
 
 
 def perform(actor: User, case: Case, key: str, action: str, payload: dict[str, Any]) -> StepEvent:

@@ -42,6 +42,20 @@ def consult_key(case) -> str:
     return key_where(case, completes_on="supervisor_acknowledgement")
 
 
+CHECKS = ["public_info", "accurate", "rights", "not_prohibited", "calm"]
+
+
+def publish(case, draft_type, responder, supervisor, url="https://www.facebook.com/city/posts/1", **create):
+    """Write, submit, approve and publish a draft of a type: what completes a playbook draft step."""
+    from incident.drafts import sending
+    from incident.drafts import service as drafts
+
+    draft = drafts.create_draft(responder, case, {"type": draft_type, **create})
+    drafts.submit(responder, draft, CHECKS)
+    drafts.approve(supervisor, draft)
+    return sending.record_sent(responder, draft, {"url": url, "channel": "post", **create.get("sent", {})})
+
+
 def test_opening_pins_current_version_and_lists_steps(team, make):
     case = make.case(team["responder"], kind="impersonation")
     assert case.playbook_version == service.current_playbook("impersonation").version
@@ -73,13 +87,14 @@ def test_flaming_wrong_post_requires_correction_and_not_deletion(team, make):
     correction = key_where(case, draft_type="correction")
     assert states(case)[correction].state == "waiting"
     with pytest.raises(CaseError):
-        service.complete_step(team["responder"], case, correction, "", {"where": "https://x.com/city/1"})
+        service.complete_step(team["responder"], case, correction, "", {})
     service.decide(team["responder"], case, "did_city_post_wrong", True, "日付を誤って掲載")
     assert states(case)[correction].state == "pending" and states(case)[correction].step.required
-    with pytest.raises(ValidationFailed):  # a draft step records where the text went out
+    with pytest.raises(CaseError):  # a draft step needs its draft approved and published
         service.complete_step(team["responder"], case, correction, "", {})
-    service.complete_step(team["responder"], case, correction, "", {"where": "https://x.com/city/2"})
+    publication = publish(case, "correction", team["responder"], team["supervisor"], "https://x.com/city/2")
     assert states(case)[correction].state == "done"
+    assert states(case)[correction].event.data["publication_id"] == publication.id
 
 
 def test_flaming_no_wrong_post_makes_correction_not_applicable(team, make):
@@ -129,12 +144,14 @@ def test_flaming_interim_notice_blocks_closing_until_final(team, make):
     service.decide(responder, case, "response_takes_time", True, "事実確認に数日かかる")
     interim = key_where(case, draft_type="interim_notice")
     final = key_where(case, draft_type="final_notice")
-    service.complete_step(responder, case, interim, "", {"where": "https://www.facebook.com/city/posts/1"})
+    interim_post = publish(case, "interim_notice", responder, supervisor)
+    assert states(case)[interim].state == "done"
     _finish_all_but(case, responder, supervisor, final)
     with pytest.raises(CaseError) as info:
         cases.change_status(supervisor, case, CaseStatus.CLOSED)
     assert states(case)[final].step.title_ja in str(info.value.message)
-    service.complete_step(responder, case, final, "", {"where": "https://www.facebook.com/city/posts/2"})
+    final_post = publish(case, "final_notice", responder, supervisor, "https://www.facebook.com/city/posts/2")
+    assert final_post.supersedes_id == interim_post.id  # the ledger links the final notice to its interim one
     cases.change_status(supervisor, case, CaseStatus.CLOSED)
     assert case.status == CaseStatus.CLOSED
 
@@ -191,14 +208,14 @@ def test_correct_information_links_to_a_city_page(team, make, url, ok):
     """3(4)ウ(ア): post the correct information with a link to the city's page."""
     case = make.case(team["responder"], kind="false_information")
     key = key_where(case, input="city_url")
-    inputs = {"url": url, "where": "https://www.facebook.com/city/posts/9"}
     if ok:
-        service.complete_step(team["responder"], case, key, "", inputs)
+        publish(case, "correct_info", team["responder"], team["supervisor"], link=url)
         assert states(case)[key].event.data["url"] == url
     else:
         with pytest.raises(ValidationFailed) as info:
-            service.complete_step(team["responder"], case, key, "", inputs)
-        assert "url" in info.value.fields
+            publish(case, "correct_info", team["responder"], team["supervisor"], link=url)
+        assert "link" in info.value.fields
+        assert states(case)[key].state == "pending"
 
 
 def test_malicious_post_deletion_names_prohibited_item_with_supervisor(team, make):
@@ -339,9 +356,12 @@ def test_draft_step_records_when_the_text_went_out(team, make):
     case = make.case(team["responder"], kind="flaming")
     service.decide(team["responder"], case, "response_takes_time", True, "時間がかかる")
     interim = key_where(case, draft_type="interim_notice")
-    with pytest.raises(ValidationFailed):
-        service.complete_step(team["responder"], case, interim, "",
-                              {"where": "https://x.com/city/1", "sent_at": "2999-01-01T00:00"})
-    service.complete_step(team["responder"], case, interim, "",
-                          {"where": "https://x.com/city/1", "sent_at": "2026-11-20T09:00"})
-    assert states(case)[interim].event.data["sent_at"] == "2026-11-20T00:00:00+00:00"  # 09:00 JST
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as info:
+        publish(case, "interim_notice", team["responder"], team["supervisor"], sent={"sent_at": "2999-01-01T00:00"})
+    assert "sent_at" in info.value.fields
+    db.session.rollback()
+    post = publish(case, "interim_notice", team["responder"], team["supervisor"], "https://x.com/city/1",
+                   sent={"sent_at": "2026-11-20T09:00"})
+    assert post.published_at == dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.timezone.utc)  # 09:00 JST
+    assert states(case)[interim].event.data["where"] == "https://x.com/city/1"

@@ -1,0 +1,1 @@
+"""Outgoing texts: drafts filled from the case, revisions, section-4 checks, approval, the published ledger."""

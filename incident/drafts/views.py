@@ -1,0 +1,283 @@
+"""Draft pages: create from the case, edit (new revision), checks, approval, export, sending and the ledger."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from incident import policy
+from incident.cases import service as cases
+from incident.dates import era_date, utcnow
+from incident.drafts import sending, service
+from incident.drafts.models import Draft, DraftStatus, DraftType
+from incident.errors import CaseError, Conflict, ValidationFailed
+from incident.extensions import db
+
+bp = Blueprint("drafts", __name__)
+
+TYPE_LABELS = {
+    DraftType.TAKEDOWN: _l("削除依頼（運営会社あて）"),
+    DraftType.PRESS: _l("報道機関への情報提供"),
+    DraftType.INTERIM_NOTICE: _l("中間の周知（対応中のお知らせ）"),
+    DraftType.FINAL_NOTICE: _l("最終の周知"),
+    DraftType.CORRECTION: _l("訂正"),
+    DraftType.CORRECT_INFO: _l("正しい情報の発信（市ページへのリンク付き）"),
+    DraftType.CITIZEN_WARNING: _l("注意喚起（偽アカウント）"),
+}
+STATUS_LABELS = {
+    DraftStatus.EDITING: _l("作成中"),
+    DraftStatus.SUBMITTED: _l("承認待ち"),
+    DraftStatus.APPROVED: _l("承認済み"),
+    DraftStatus.SENT: _l("公開・提出済み"),
+}
+CHECK_LABELS = {
+    "public_info": _l("4(1) 市で一般に公表することを前提とした情報だけである"),
+    "accurate": _l("4(4) 正確に書かれ、誤解を生じない"),
+    "rights": _l("4(3) 基本的人権・肖像権・プライバシー権・著作権などを侵害しない"),
+    "not_prohibited": _l("4(6) 侮辱・差別・違法・根拠のない情報などを含まない"),
+    "calm": _l("4(7) 冷静な表現で、反論や無用な議論をしていない"),
+}
+SCOPE_LABELS = {
+    "a": _l("(a) 既にホームページ等に掲載するなど、公表済みの内容"),
+    "b": _l("(b) イベントの状況や結果など、既成の事実"),
+    "c": _l("(c) 法令等で定められている手続などの内容"),
+}
+CHANNEL_LABELS = {
+    "form": _l("運営会社のフォーム"),
+    "email": _l("メール"),
+    "in_app": _l("アプリ内の報告"),
+    "post": _l("SNS への投稿"),
+    "website": _l("市ホームページ"),
+    "press": _l("報道機関へ提供"),
+    "other": _l("その他"),
+}
+OUTCOME_LABELS = {
+    "removed": _l("削除された"),
+    "refused": _l("削除されなかった（拒否）"),
+    "no_answer": _l("回答なし"),
+}
+EVENT_LABELS = {
+    "created": _l("作成（ひな形から）"),
+    "revised": _l("書き換え"),
+    "submitted": _l("承認を依頼"),
+    "pre_approved": _l("事前承認の範囲として記録"),
+    "approved": _l("承認"),
+    "second_checked": _l("複数人で確認"),
+    "returned": _l("差し戻し"),
+    "sent": _l("公開・提出を記録"),
+    "answered": _l("運営会社の回答を記録"),
+    "withdrawn": _l("取り下げ"),
+}
+
+
+@bp.app_context_processor
+def draft_globals() -> dict[str, Any]:
+    return {"draft_type_labels": TYPE_LABELS, "draft_status_labels": STATUS_LABELS,
+            "draft_channel_labels": CHANNEL_LABELS, "draft_outcome_labels": OUTCOME_LABELS}
+
+
+@bp.app_template_global("case_drafts")
+def case_drafts(case: Any) -> dict[str, Any]:
+    """What the case page shows about drafts: the drafts, the ledger and what is withdrawn."""
+    return {"drafts": service.drafts_of(case), "ledger": sending.ledger(case),
+            "withdrawn": sending.withdrawn_ids(case), "today": sending.today(),
+            "interims": [p for p in sending.ledger(case) if p.kind == DraftType.INTERIM_NOTICE.value]}
+
+
+def _fail(exc: ValidationFailed | CaseError) -> None:
+    db.session.rollback()
+    details = " ".join(str(v) for v in exc.fields.values()) if isinstance(exc, ValidationFailed) else ""
+    flash(f"{exc.message} {details}".strip(), "error")
+
+
+def _to_draft(draft: Draft, anchor: str | None = None):
+    return redirect(url_for("drafts.show", case_id=draft.case_id, draft_id=draft.id, _anchor=anchor))
+
+
+@bp.route("/cases/<int:case_id>/drafts", methods=["POST"])
+@login_required
+def create(case_id: int):
+    """Generate a draft of the chosen type from the case and open it."""
+    case = cases.get_case(current_user, case_id)
+    data = {name: request.form.get(name) for name in
+            ("type", "platform", "lang", "link", "supersedes_id", "corrects_item_id")}
+    try:
+        draft = service.create_draft(current_user, case, data)
+        db.session.commit()
+    except (ValidationFailed, CaseError) as exc:
+        _fail(exc)
+        return redirect(url_for("cases.show", case_id=case.id, _anchor="drafts"))
+    flash(_("ひな形から文案を作りました。内容を確かめ、必要なら書き換えてください。"), "success")
+    return _to_draft(draft)
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>")
+@login_required
+def show(case_id: int, draft_id: int):
+    """The draft: current text, editor, checks, approval, revisions with differences, sending."""
+    draft = service.get_draft(current_user, case_id, draft_id)
+    case = service.case_of(draft)
+    revisions = draft.revisions
+    by_number = {r.number: r for r in revisions}
+    compare_to = request.args.get("compare", type=int)
+    latest = revisions[-1]
+    base = by_number.get(compare_to) if compare_to else (revisions[-2] if len(revisions) > 1 else None)
+    if base is latest:
+        base = None
+    from incident.drafts.disclosure import check_with_config
+
+    pr_problems = check_with_config(latest.body) if request.args.get("pr_check") else None
+    return render_template(
+        "drafts/show.html", case=case, draft=draft, latest=latest, revisions=revisions, base=base,
+        diff=service.diff(base.body, latest.body) if base else None,
+        history=service.history(draft), checks=service.checks_of(latest),
+        check_labels=CHECK_LABELS, scope_labels=SCOPE_LABELS, event_labels=EVENT_LABELS,
+        can_approve=service.can_approve(current_user, draft, case),
+        can_supervise=policy.can_act_as_supervisor(current_user, case),
+        own=service.is_own(current_user, draft),
+        requirements=sending.platform_checklist(current_user, case, draft) if draft.type == DraftType.TAKEDOWN else [],
+        ask_labels=sending.ASK_LABELS, facts=service.wording().platforms.get(draft.platform or ""),
+        publication=next((p for p in sending.ledger(case) if p.draft_id == draft.id and p.kind != "withdrawal"), None),
+        pr_problems=pr_problems, takedown_channels=sending.TAKEDOWN_CHANNELS, notice_channels=sending.NOTICE_CHANNELS,
+        follow_up_days=sending.follow_up_days(draft), today=sending.today(),
+    )
+
+
+def _act(draft_id: int, case_id: int, action, message: Any, anchor: str | None = None):
+    draft = service.get_draft(current_user, case_id, draft_id)
+    try:
+        action(draft)
+        db.session.commit()
+    except (ValidationFailed, CaseError) as exc:
+        _fail(exc)
+        return _to_draft(draft, anchor)
+    flash(message, "success")
+    return _to_draft(draft, anchor)
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/revisions", methods=["POST"])
+@login_required
+def revise(case_id: int, draft_id: int):
+    """Save the edited text as a new revision (the earlier ones stay)."""
+    draft = service.get_draft(current_user, case_id, draft_id)
+    try:
+        service.revise(current_user, draft, request.form.get("body"), base_revision=request.form.get("base_revision"))
+        db.session.commit()
+    except Conflict as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        # Keep what the user typed: show it beside the current text instead of throwing it away.
+        draft = service.get_draft(current_user, case_id, draft_id)
+        return render_template("drafts/conflict.html", case=service.case_of(draft), draft=draft,
+                               latest=service.latest_revision(draft), typed=request.form.get("body", "")), 409
+    except (ValidationFailed, CaseError) as exc:
+        _fail(exc)
+        return _to_draft(draft, "editor")
+    flash(_("新しい版として保存しました。"), "success")
+    return _to_draft(draft)
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/submit", methods=["POST"])
+@login_required
+def submit(case_id: int, draft_id: int):
+    """Tick the section-4 checks and ask the supervisor to approve."""
+    checks = request.form.getlist("checks")
+    return _act(draft_id, case_id, lambda d: service.submit(current_user, d, checks),
+                _("承認を依頼しました。所属長の確認を待ちます。"), "approval")
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/pre-approved", methods=["POST"])
+@login_required
+def pre_approved(case_id: int, draft_id: int):
+    """Mark the text as within a scope approved in advance (3(1)イ(ウ)b)."""
+    form = request.form
+    return _act(draft_id, case_id,
+                lambda d: service.mark_pre_approved(current_user, d, form.get("scope"), form.get("source"),
+                                                    form.getlist("checks")),
+                _("事前承認の範囲として記録しました。"), "approval")
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/approve", methods=["POST"])
+@login_required
+def approve(case_id: int, draft_id: int):
+    """Approve (or, for a pre-approved text, record the second person's check)."""
+    return _act(draft_id, case_id, lambda d: service.approve(current_user, d, request.form.get("comment")),
+                _("承認を記録しました。"), "approval")
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/return", methods=["POST"])
+@login_required
+def return_(case_id: int, draft_id: int):
+    """Send the draft back with a comment."""
+    return _act(draft_id, case_id, lambda d: service.return_draft(current_user, d, request.form.get("comment")),
+                _("差し戻しました。"), "approval")
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/sent", methods=["POST"])
+@login_required
+def sent(case_id: int, draft_id: int):
+    """Record where and when the approved text went out."""
+    data = {name: request.form.get(name) for name in
+            ("url", "reference", "channel", "sent_at", "follow_up_on", "note")}
+    return _act(draft_id, case_id, lambda d: sending.record_sent(current_user, d, data),
+                _("公開・提出を記録しました。"), "sending")
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/answer", methods=["POST"])
+@login_required
+def answer(case_id: int, draft_id: int):
+    """Record the platform's answer to a takedown request."""
+    data = {name: request.form.get(name) for name in ("outcome", "answer", "follow_up_on")}
+    return _act(draft_id, case_id, lambda d: sending.record_answer(current_user, d, data),
+                _("運営会社の回答を記録しました。"), "sending")
+
+
+@bp.route("/cases/<int:case_id>/ledger/<int:publication_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw(case_id: int, publication_id: int):
+    """Record that a published text was withdrawn (a new ledger entry; the original stays)."""
+    publication = sending.get_publication(current_user, case_id, publication_id)
+    try:
+        sending.withdraw(current_user, publication, request.form.get("reason"))
+        db.session.commit()
+    except (ValidationFailed, CaseError) as exc:
+        _fail(exc)
+    else:
+        flash(_("取り下げを記録しました。元の記録は残ります。"), "success")
+    return redirect(url_for("cases.show", case_id=case_id, _anchor="ledger"))
+
+
+def _file_name(draft: Draft, extension: str) -> str:
+    case = service.case_of(draft)
+    return f"{case.number}-{draft.type.value}-{draft.id}-v{service.latest_revision(draft).number}.{extension}"
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/export.<any(txt, md):extension>")
+@login_required
+def export(case_id: int, draft_id: int, extension: str):
+    """Download the current text as plain text or Markdown (UTF-8)."""
+    draft = service.get_draft(current_user, case_id, draft_id)
+    body = service.latest_revision(draft).body
+    if extension == "md":
+        label = str(TYPE_LABELS[draft.type])
+        body = f"# {label}（{service.case_of(draft).number}）\n\n{body}"
+    name = _file_name(draft, extension)
+    response = Response(body, mimetype="text/markdown" if extension == "md" else "text/plain")
+    response.charset = "utf-8"
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/print")
+@login_required
+def print_page(case_id: int, draft_id: int):
+    """A printable A4 page with the 令和 date and the department's name (press notices and the like)."""
+    draft = service.get_draft(current_user, case_id, draft_id)
+    case = service.case_of(draft)
+    return render_template("drafts/print.html", case=case, draft=draft, latest=service.latest_revision(draft),
+                           reiwa_today=era_date(utcnow()))
