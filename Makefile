@@ -41,10 +41,13 @@ extract-messages: setup
 db: setup
 	$(BIN)/flask db upgrade
 
+# The worker (escalation sweep every minute, mail delivery) runs beside the web server and stops with it.
 run: db
 	$(BIN)/flask seed-demo --if-empty
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop); the worker runs beside it"
+	@export INCIDENT_BASE_URL=$${INCIDENT_BASE_URL:-http://$(HOST):$(PORT)}; \
+	  $(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 # The suite runs on SQLite, then again on PostgreSQL when INCIDENT_TEST_DATABASE_URL is set
 # (.ci/run sets it; under CI=true it must be set). Browser tests run in the SQLite pass.

@@ -28,15 +28,33 @@ def _fail(error: DomainError) -> None:
 @department_cli.command("create")
 @click.argument("code")
 @click.argument("name")
-def department_create(code: str, name: str) -> None:
+@click.option("--contact", default="", help="Phone / e-mail printed on press and public notices.")
+def department_create(code: str, name: str, contact: str) -> None:
     """Create a department with a short CODE and its NAME."""
     set_cli_request_id(new_request_id())
     try:
         department = auth_service.create_department(None, code, name)
+        if contact:
+            auth_service.set_department_contact(None, department, contact)
         db.session.commit()
     except DomainError as exc:
         _fail(exc)
     click.echo(f"department {department.code}: {department.name}")
+
+
+@department_cli.command("contact")
+@click.argument("code")
+@click.argument("contact")
+def department_contact(code: str, contact: str) -> None:
+    """Set the CONTACT (phone, e-mail) printed on the department's press and public notices."""
+    set_cli_request_id(new_request_id())
+    try:
+        department = auth_service.department_by_code(code)
+        auth_service.set_department_contact(None, department, contact)
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"department {department.code}: {department.contact}")
 
 
 @user_cli.command("create")
@@ -111,6 +129,7 @@ def playbooks_check(directory: str | None) -> None:
     from flask import current_app
 
     from incident.drafts.wording import WordingError, load_wording
+    from incident.escalation.rules import EscalationRulesError, load_rules
     from incident.playbooks.loader import check_all, load_all
 
     folder = Path(directory or current_app.config["PLAYBOOK_DIR"])
@@ -119,6 +138,10 @@ def playbooks_check(directory: str | None) -> None:
         wording = load_wording(folder)
     except WordingError as exc:
         problems.append(str(exc))
+    try:
+        rules = load_rules(folder / "escalation.toml")
+    except EscalationRulesError as exc:
+        problems.append(str(exc))
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
@@ -126,6 +149,62 @@ def playbooks_check(directory: str | None) -> None:
     for kind, playbook in sorted(load_all(folder).items()):
         click.echo(f"{playbook.path}: {len(playbook.steps)} steps, version {playbook.version[:12]}")
     click.echo(f"drafts/: {len(wording.templates)} templates; platforms.toml: {len(wording.platforms)} platforms")
+    click.echo(f"escalation.toml: levels {' → '.join(rules.levels)}, repeat {rules.repeat}")
+
+
+@click.command("escalate")
+@click.option("--now", "now_text", default=None, help="Pretend it is this time (ISO 8601), for drills and tests.")
+def escalate_command(now_text: str | None) -> None:
+    """Escalate every case, step and approval past its time by one level (safe to run twice, or on
+    several machines at once)."""
+    from incident.dates import parse_iso
+    from incident.escalation.service import sweep
+
+    set_cli_request_id(new_request_id())
+    try:
+        now = parse_iso(now_text) if now_text else None
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2026-11-23T10:30+09:00", param_hint="--now") from None
+    report = sweep(now)
+    db.session.commit()
+    click.echo(str(report))
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run one round and exit.")
+@click.option("--interval", type=int, default=None, help="Seconds between rounds (default WORKER_INTERVAL).")
+def worker_command(once: bool, interval: int | None) -> None:
+    """Every minute: run the escalation sweep, then deliver the mail outbox. Stops cleanly on SIGTERM."""
+    import signal
+    import threading
+
+    from flask import current_app
+
+    from incident.escalation.service import sweep
+    from incident.notifications.mailer import deliver_due
+
+    stop = threading.Event()
+    for name in ("SIGTERM", "SIGINT"):
+        signal.signal(getattr(signal, name), lambda *_: stop.set())
+    seconds = interval or int(current_app.config["WORKER_INTERVAL"])
+    while not stop.is_set():
+        set_cli_request_id(new_request_id())
+        try:
+            report = sweep()
+            db.session.commit()
+            mail = deliver_due()
+            busy = report.raised or report.climbed or report.resolved or mail.sent or mail.retried or mail.failed
+            if busy or once:  # quiet rounds print nothing, so `make run` stays readable
+                click.echo(f"{report}; mail sent {mail.sent}, retry later {mail.retried}, failed {mail.failed}"
+                           + (f" ({mail.skipped})" if mail.skipped else ""))
+        except Exception as exc:  # a bad round must not stop the worker; the next round tries again
+            db.session.rollback()
+            click.echo(f"worker round failed: {type(exc).__name__}: {exc}", err=True)
+        finally:
+            db.session.remove()
+        if once:
+            break
+        stop.wait(seconds)
 
 
 def register_cli(app: Flask) -> None:
@@ -135,3 +214,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(token_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(playbooks_cli)
+    app.cli.add_command(escalate_command)
+    app.cli.add_command(worker_command)

@@ -50,6 +50,21 @@ CITY_NAME_EN = "Ishinomaki City"
 #: then PR_CITY_TAG (INCIDENT_PR_RELATIONSHIP_TAGS takes a JSON list, like INCIDENT_CITY_WEB_DOMAINS).
 PR_RELATIONSHIP_TAGS = ["#プロモーション", "#PR", "#宣伝", "#広告"]
 PR_CITY_TAG = "#石巻市"
+#: The address people open the app at; links in e-mail start with it.
+BASE_URL = "http://127.0.0.1:5000"
+#: Outgoing mail (SMTP). Without MAIL_HOST mail waits in the outbox (the PR office sees it).
+MAIL_HOST: str | None = None
+MAIL_PORT = 25
+#: none, starttls or ssl.
+MAIL_SECURITY = "none"
+MAIL_USERNAME: str | None = None
+MAIL_PASSWORD: str | None = None
+MAIL_FROM = "incident@city.ishinomaki.lg.jp"
+MAIL_TIMEOUT = 10
+#: Attempts before a mail is marked failed (retries wait 1, 2, 4 … up to 60 minutes).
+MAIL_MAX_ATTEMPTS = 10
+#: Seconds between the worker's rounds (escalation sweep and mail delivery).
+WORKER_INTERVAL = 60
 
 _PRODUCTION_SECRET_HELP = (
     "INCIDENT_ENV=production needs a real secret key: set INCIDENT_SECRET_KEY to a long random "

@@ -87,7 +87,7 @@ APPEND_ONLY_TABLES = (
     "note", "timeline_event", "audit_log", "step_event", "playbook_version",
     "account_notice", "notice_receipt", "closure_task", "fake_account_event", "case_fake_account",
     "evidence", "evidence_withdrawal",
-    "draft_revision", "draft_check", "draft_event", "publication",
+    "draft_revision", "draft_check", "draft_event", "publication", "escalation_notice",
 )
 
 

@@ -31,6 +31,9 @@ USERS = [
 def load_demo() -> str:
     """Create the demo records and return the login table (also written to instance/)."""
     departments = {code: auth.create_department(None, code, name) for code, name in DEPARTMENTS}
+    for code, department in departments.items():
+        # Example contacts (the 0225-00 range is made up): printed on press and public notices.
+        auth.set_department_contact(None, department, f"電話 0225-00-{1000 + len(code):04d}（{department.name}）")
     users = {}
     lines = ["Demo logins (also in instance/demo-logins.txt):"]
     for email, name, role, code, organisation in USERS:

@@ -39,3 +39,5 @@ from incident.drafts.models import (  # noqa: F401
     Publication,
     Route,
 )
+from incident.escalation.models import Escalation, EscalationNotice  # noqa: F401
+from incident.notifications.models import EmailPreference, Notification, OutboxMail  # noqa: F401

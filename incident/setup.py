@@ -59,6 +59,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     from incident.drafts.wording import WordingError, load_wording
+    from incident.escalation.rules import EscalationRulesError, load_rules
     from incident.playbooks.loader import PlaybookError
     from incident.playbooks.service import load_registry
 
@@ -66,7 +67,8 @@ def init_app(app: Flask) -> None:
         load_registry(app)  # a broken playbook stops the app here, naming file, line and step
         # Draft templates and platform facts, checked the same way (file and line of any mistake).
         app.extensions["wording"] = load_wording(Path(app.config["PLAYBOOK_DIR"]))
-    except (PlaybookError, WordingError):
+        app.extensions["escalation"] = load_rules(Path(app.config["PLAYBOOK_DIR"]) / "escalation.toml")
+    except (PlaybookError, WordingError, EscalationRulesError):
         # `flask playbooks check` needs an app to run in, and exists to report exactly this error.
         if sys.argv[-2:] != ["playbooks", "check"] and "playbooks" not in sys.argv[-4:-1]:
             raise
@@ -225,6 +227,11 @@ def _register_blueprints(app: Flask) -> None:
     from incident.drafts.views import bp as drafts_bp
 
     app.register_blueprint(drafts_bp)
+    from incident.escalation.views import bp as escalation_bp
+    from incident.notifications.views import bp as notifications_bp
+
+    app.register_blueprint(escalation_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(disclosure_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)

@@ -129,4 +129,4 @@ def require_id(data: dict[str, Any], name: str) -> int | None:
     return value
 
 
-from incident.api import accounts, cases, disclosure, drafts, evidence, fakes, general, steps  # noqa: E402,F401  (routes register on bp)
+from incident.api import accounts, cases, disclosure, drafts, escalations, evidence, fakes, general, steps  # noqa: E402,F401  (routes register on bp)

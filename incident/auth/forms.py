@@ -31,5 +31,12 @@ class TokenForm(FlaskForm):
                        validators=[DataRequired(_l("入力してください。")), Length(max=100)])
 
 
+class ContactForm(FlaskForm):
+    """The department's contact, printed on press and public notices."""
+
+    contact = StringField(_l("所属の連絡先（電話・メール。報道発表や周知文に載ります）"),
+                          validators=[Length(max=300, message=_l("300 文字以内で入力してください。"))])
+
+
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token, for one-button actions."""

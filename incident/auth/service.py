@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from incident.audit import service as audit
 from incident.auth.models import ApiToken, Department, Role, User
 from incident.dates import utcnow
-from incident.errors import Conflict, NotFound, ValidationFailed
+from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
 
 TOKEN_PREFIX = "inc_"
@@ -33,6 +33,26 @@ def create_department(actor: User | None, code: str, name: str) -> Department:
     db.session.flush()
     audit.record(actor, "department.create", "department", department.id,
                  changes={"code": (None, code), "name": (None, name)})
+    return department
+
+
+CONTACT_MAX = 300
+
+
+def set_department_contact(actor: User | None, department: Department, contact: Any) -> Department:
+    """The contact printed on press notices and public notices (phone, e-mail); the department's
+    supervisor or the PR office sets it (the CLI acts as the system)."""
+    if actor is not None and not (actor.role == Role.ADMIN or (
+            actor.role == Role.SUPERVISOR and actor.department_id == department.id)):
+        raise PermissionDenied(_l("所属の連絡先は、その所属の所属長か秘書広報課が変更します。"))
+    text = contact.strip() if isinstance(contact, str) else ""
+    if len(text) > CONTACT_MAX or "\x00" in text or "\n" in text or "\r" in text:
+        raise ValidationFailed(_l("入力内容を確認してください。"),
+                               fields={"contact": _l("改行なしの %(max)d 文字以内で入力してください。", max=CONTACT_MAX)})
+    if text != department.contact:
+        audit.record(actor, "department.contact", "department", department.id,
+                     changes={"contact": (department.contact, text)})
+        department.contact = text
     return department
 
 

@@ -9,7 +9,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from incident.audit import service as audit
 from incident.auth import service
-from incident.auth.forms import EmptyForm, LanguageForm, LoginForm, TokenForm
+from incident.auth.models import Role
+from incident.auth.forms import ContactForm, EmptyForm, LanguageForm, LoginForm, TokenForm
 from incident.errors import DomainError
 from incident.extensions import db
 
@@ -60,11 +61,24 @@ def logout():
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings():
-    """The user's language and API tokens."""
+    """The user's language and API tokens; for supervisors, the department's contact."""
     language_form = LanguageForm(prefix="lang")
     token_form = TokenForm(prefix="token")
+    contact_form = ContactForm(prefix="dept")
+    may_set_contact = current_user.role in (Role.SUPERVISOR, Role.ADMIN)
     if request.method == "GET":
         language_form.locale.data = current_user.locale or "ja"
+        contact_form.contact.data = current_user.department.contact
+    if may_set_contact and "dept-contact" in request.form and contact_form.validate_on_submit():
+        try:
+            service.set_department_contact(current_user, current_user.department, contact_form.contact.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            contact_form.contact.errors = [str(v) for v in exc.fields.values()] or [str(exc.message)]
+        else:
+            flash(_("所属の連絡先を保存しました。"), "success")
+            return redirect(url_for("auth.settings"))
     if "lang-locale" in request.form and language_form.validate_on_submit():
         service.set_locale(current_user, language_form.locale.data)
         db.session.commit()
@@ -85,6 +99,7 @@ def settings():
         tokens=service.tokens_of(current_user),
         new_token=new_token,
         revoke_form=EmptyForm(),
+        contact_form=contact_form if may_set_contact else None,
     )
 
 

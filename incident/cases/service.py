@@ -150,6 +150,9 @@ def open_case(
     link_known_fakes(actor, case, targets)
     if assignee_id is not None:
         assign(actor, case, assignee_id)
+    from incident.notifications import hooks
+
+    hooks.case_opened(actor, case)
     return case
 
 
@@ -259,11 +262,18 @@ def change_status(
     db.session.flush()
     if old == CaseStatus.NEW and target == CaseStatus.RESPONDING:
         _timeline(case, actor, "acknowledged")
+        from incident.escalation.service import resolve_for_case
         from incident.playbooks.service import on_acknowledged
 
         on_acknowledged(actor, case)
+        resolve_for_case(case, "unacknowledged")  # acknowledging stops the unacknowledged-case escalation
     else:
         _timeline(case, actor, "status_changed", old=old.value, new=target.value, reason=reason)
+        if target == CaseStatus.CLOSED:
+            from incident.escalation.service import resolve_for_case
+
+            for trigger in ("unacknowledged", "step_overdue", "approval_wait", "manual"):
+                resolve_for_case(case, trigger)
     audit.record(actor, "case.status", "case", case.id, case_id=case.id,
                  changes={"status": (old, target), **({"reason": (None, reason)} if reason else {})})
     return case
@@ -306,6 +316,9 @@ def assign(actor: User, case: Case, assignee_id: Any) -> Case:
               new_id=assignee.id if assignee else None, new_name=assignee.name if assignee else None)
     audit.record(actor, "case.assign", "case", case.id, case_id=case.id,
                  changes={"assignee_id": (old.id if old else None, case.assignee_id)})
+    from incident.notifications import hooks
+
+    hooks.assigned(actor, case, assignee)
     return case
 
 

@@ -99,7 +99,11 @@ def list_cases():
     pagination = db.paginate(queries.case_list_query(current_user, filters),
                              page=page, per_page=per_page, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("cases/list.html", form=form, pagination=pagination, args=args)
+    from incident.drafts.sending import follow_ups_due
+
+    # One query for the whole page: which cases have a takedown whose answer is due.
+    follow_ups = follow_ups_due([c.id for c in pagination.items])
+    return render_template("cases/list.html", form=form, pagination=pagination, args=args, follow_ups=follow_ups)
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])

@@ -290,6 +290,9 @@ def submit(actor: User, draft: Draft, checks: Any) -> DraftEvent:
     draft.route = Route.SUPERVISOR
     draft.approved_revision_id = revision.id
     _flush(draft)
+    from incident.notifications import hooks
+
+    hooks.approval_requested(actor, case, draft, pre_approved=False)
     return _event(actor, draft, "submitted", revision=revision, data={"checks": list(SECTION4_CHECKS)})
 
 
@@ -319,6 +322,9 @@ def mark_pre_approved(actor: User, draft: Draft, scope: Any, source: Any, checks
     if second_person_available(case, actor):
         draft.status = DraftStatus.SUBMITTED
         _flush(draft)
+        from incident.notifications import hooks
+
+        hooks.approval_requested(actor, case, draft, pre_approved=True)
         return _event(actor, draft, "pre_approved", revision=revision,
                       data={"scope": scope, "source": cited, "second_check": "pending"})
     draft.status = DraftStatus.APPROVED
@@ -369,6 +375,9 @@ def approve(actor: User, draft: Draft, comment: Any = "") -> DraftEvent:
     draft.status = DraftStatus.APPROVED
     _flush(draft)
     action = "second_checked" if draft.route == Route.PRE_APPROVED else "approved"
+    from incident.notifications import hooks
+
+    hooks.draft_decided(actor, case, draft, approved=True, comment=note)
     return _event(actor, draft, action, revision=_submitted_revision(draft), comment=note)
 
 
@@ -388,6 +397,9 @@ def return_draft(actor: User, draft: Draft, comment: Any) -> DraftEvent:
     draft.scope = None
     draft.approved_revision_id = None
     _flush(draft)
+    from incident.notifications import hooks
+
+    hooks.draft_decided(actor, case, draft, approved=False, comment=note)
     return _event(actor, draft, "returned", revision=revision, comment=note)
 
 

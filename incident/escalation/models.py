@@ -1,0 +1,58 @@
+"""Escalations of a case up the chain, and the append-only record of who was told at each level."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from incident.auth.models import User
+from incident.database import UTCDateTime
+from incident.dates import utcnow
+from incident.extensions import db
+
+
+class Escalation(db.Model):
+    """A case (or one of its steps or drafts) brought to the next level, until someone acknowledges it."""
+
+    __table_args__ = (Index("ix_escalation_open_next", "acknowledged_at", "resolved_at", "next_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: manual, unacknowledged, step_overdue, approval_wait.
+    trigger: Mapped[str] = mapped_column(String(20))
+    #: The step key or draft id a timed escalation is about ("" for the case itself).
+    subject: Mapped[str] = mapped_column(String(100), default="")
+    #: One timed escalation per cause: a second sweep (or a second machine) cannot raise it again.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    #: Index into the chain of levels (escalation.toml) last notified.
+    level: Mapped[int] = mapped_column(default=0)
+    #: When to climb to the next level (or notify again) if nobody acknowledges.
+    next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Set when the cause went away (case acknowledged, step done, draft decided, case closed).
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    raised_by: Mapped[User | None] = relationship(foreign_keys=[raised_by_id])
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None and self.resolved_at is None
+
+
+class EscalationNotice(db.Model):
+    """One person told at one level of an escalation; append-only (the metrics come from here)."""
+
+    __table_args__ = (Index("ix_escalation_notice_user", "user_id", "escalation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalation.id"), index=True)
+    level: Mapped[int] = mapped_column()
+    level_name: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,309 @@
+"""Escalating cases: by hand, and by the sweep when a case, a step or an approval waits too long."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from incident import policy
+from incident.audit import service as audit
+from incident.auth.models import Role, User
+from incident.cases.models import Case, CaseStatus, TimelineEvent
+from incident.dates import utcnow
+from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
+from incident.escalation.models import Escalation, EscalationNotice
+from incident.escalation.rules import Rules
+from incident.extensions import db
+from incident.notifications import service as notifications
+
+REASON_MAX = 2000
+TRIGGER_LABELS = {
+    "manual": _l("手動のエスカレーション"),
+    "unacknowledged": _l("受付されないまま時間が過ぎた"),
+    "step_overdue": _l("必須の手順が期限を過ぎた"),
+    "approval_wait": _l("文案が承認待ちのまま時間が過ぎた"),
+}
+LEVEL_LABELS = {
+    "assignee": _l("担当者"),
+    "supervisors": _l("所属長"),
+    "pr_office": _l("秘書広報課"),
+}
+
+
+def rules() -> Rules:
+    """The loaded escalation.toml."""
+    return current_app.extensions["escalation"]
+
+
+def recipients(case: Case, level_name: str) -> list[User]:
+    """Who is told at a level: the assignee, the department's supervisors, or the PR office."""
+    if level_name == "assignee":
+        return [case.assignee] if case.assignee is not None and case.assignee.active else []
+    if level_name == "supervisors":
+        return list(db.session.scalars(select(User).where(
+            User.department_id == case.department_id, User.role == Role.SUPERVISOR, User.active.is_(True))
+            .order_by(User.id)))
+    return list(db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True))
+                                   .order_by(User.id)))
+
+
+def _level_index(name: str) -> int:
+    levels = rules().levels
+    return levels.index(name) if name in levels else 0
+
+
+def _notify_from(escalation: Escalation, case: Case, start: int, now: dt.datetime) -> int | None:
+    """Tell the first level at or after `start` that has anyone in it; returns that level (or None)."""
+    levels = rules().levels
+    for index in range(start, len(levels)):
+        people = recipients(case, levels[index])
+        if not people:
+            continue
+        for person in people:
+            db.session.add(EscalationNotice(escalation_id=escalation.id, level=index, level_name=levels[index],
+                                            user_id=person.id, created_at=now))
+        notifications.notify(
+            people, "escalation",
+            _l("【エスカレーション】%(number)s %(title)s", number=case.number, title=case.title),
+            _l("%(why)s：%(reason)s", why=TRIGGER_LABELS[escalation.trigger], reason=escalation.reason),
+            case_id=case.id, link=f"/cases/{case.id}#escalations")
+        return index
+    return None
+
+
+def _timeline(case: Case, actor: User | None, event: str, escalation: Escalation, **data: Any) -> None:
+    db.session.add(TimelineEvent(case_id=case.id, actor_id=actor.id if actor else None, event=event,
+                                 data={"escalation_id": escalation.id, "trigger": escalation.trigger,
+                                       "reason": escalation.reason, **data}))
+
+
+def _next_at(case: Case, now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(minutes=rules().timings[case.severity.value].next_level_minutes)
+
+
+def escalate(actor: User, case: Case, reason: Any) -> Escalation:
+    """Bring a case to the next level by hand: a responder's to the supervisors, a supervisor's to the PR office."""
+    if not policy.can_view(actor, case):
+        raise NotFound()
+    if case.status == CaseStatus.CLOSED:
+        raise CaseError(_l("終了した案件はエスカレーションできません。"))
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text or len(text) > REASON_MAX or "\x00" in text:
+        raise ValidationFailed(_l("入力内容を確認してください。"),
+                               fields={"reason": _l("理由を %(max)d 文字以内で入力してください。", max=REASON_MAX)})
+    now = utcnow()
+    start = _level_index("supervisors" if actor.role == Role.RESPONDER else "pr_office")
+    escalation = Escalation(case_id=case.id, trigger="manual", reason=text, level=start,
+                            raised_by_id=actor.id, created_at=now, next_at=_next_at(case, now))
+    db.session.add(escalation)
+    db.session.flush()
+    level = _notify_from(escalation, case, start, now)
+    if level is None:  # nobody above (e.g. the PR office escalating with no other admin): tell the last level
+        level = _notify_from(escalation, case, len(rules().levels) - 1, now)
+    escalation.level = level if level is not None else start
+    _timeline(case, actor, "escalated", escalation, level=rules().levels[escalation.level])
+    audit.record(actor, "escalation.create", "escalation", escalation.id, case_id=case.id,
+                 changes={"reason": (None, text), "level": (None, rules().levels[escalation.level])})
+    return escalation
+
+
+def get_escalation(actor: User, escalation_id: int) -> Escalation:
+    """An escalation of a case the actor may see (or was told about), or NotFound."""
+    escalation = db.session.get(Escalation, escalation_id)
+    if escalation is None:
+        raise NotFound()
+    case = db.session.get(Case, escalation.case_id)
+    if not (policy.can_view(actor, case) or was_told(actor, escalation)):
+        raise NotFound()
+    return escalation
+
+
+def was_told(user: User, escalation: Escalation) -> bool:
+    """Whether the user was notified of this escalation."""
+    return db.session.scalar(select(EscalationNotice.id).where(
+        EscalationNotice.escalation_id == escalation.id, EscalationNotice.user_id == user.id).limit(1)) is not None
+
+
+def acknowledge(actor: User, escalation: Escalation) -> Escalation:
+    """A recipient (or a supervisor of the case) takes it on: it stops climbing and leaves the case banner."""
+    case = db.session.get(Case, escalation.case_id)
+    if not (was_told(actor, escalation) or policy.can_act_as_supervisor(actor, case)):
+        raise PermissionDenied(_l("このエスカレーションを受けたのは別の人です。"))
+    if not escalation.is_open:
+        raise CaseError(_l("このエスカレーションはすでに受けられているか、解消しています。"))
+    now = utcnow()
+    result = db.session.execute(
+        update(Escalation).where(Escalation.id == escalation.id, Escalation.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by_id=actor.id, next_at=None))
+    if result.rowcount != 1:
+        raise CaseError(_l("このエスカレーションはすでに受けられているか、解消しています。"))
+    db.session.refresh(escalation)
+    _timeline(case, actor, "escalation_acknowledged", escalation)
+    audit.record(actor, "escalation.acknowledge", "escalation", escalation.id, case_id=case.id,
+                 changes={"acknowledged_at": (None, now)})
+    return escalation
+
+
+def open_escalations(case: Case) -> list[Escalation]:
+    """The case's escalations nobody has taken on yet, oldest first."""
+    return list(db.session.scalars(select(Escalation).where(
+        Escalation.case_id == case.id, Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None))
+        .order_by(Escalation.id)))
+
+
+# ---- the sweep ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    raised: int = 0
+    climbed: int = 0
+    resolved: int = 0
+
+    def __str__(self) -> str:
+        return f"escalations raised {self.raised}, climbed {self.climbed}, resolved {self.resolved}"
+
+
+def _insert_ignore(values: dict[str, Any]) -> int | None:
+    """Insert an escalation unless its dedupe key exists; the id, or None when another run got there first."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = db.session.execute(
+        insert(Escalation).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Escalation.id))
+    return result.scalar()
+
+
+def _raise(case: Case, trigger: str, subject: str, reason: str, start_level: str, now: dt.datetime,
+           report: SweepReport) -> None:
+    key = f"{trigger}:{case.id}:{subject}"
+    escalation_id = _insert_ignore({
+        "case_id": case.id, "trigger": trigger, "subject": subject, "dedupe_key": key, "reason": reason,
+        "level": _level_index(start_level), "next_at": _next_at(case, now), "created_at": now})
+    if escalation_id is None:
+        return
+    escalation = db.session.get(Escalation, escalation_id)
+    level = _notify_from(escalation, case, escalation.level, now)
+    if level is not None:
+        escalation.level = level
+    _timeline(case, None, "escalated", escalation, level=rules().levels[escalation.level])
+    report.raised += 1
+
+
+def _still_due(escalation: Escalation, case: Case, now: dt.datetime) -> bool:
+    """Whether the cause of a timed escalation is still there (else it resolves by itself)."""
+    if case.status == CaseStatus.CLOSED:
+        return False
+    if escalation.trigger == "unacknowledged":
+        return case.acknowledged_at is None
+    if escalation.trigger == "step_overdue":
+        from incident.playbooks.service import checklist
+
+        step_key = escalation.subject.rpartition(":")[2]
+        return any(s.step.key == step_key and s.state == "pending" for s in checklist(case, now=now))
+    if escalation.trigger == "approval_wait":
+        from incident.drafts.models import Draft, DraftStatus
+
+        draft_id, _, revision_id = escalation.subject.partition(":")
+        draft = db.session.get(Draft, int(draft_id))
+        return (draft is not None and draft.status == DraftStatus.SUBMITTED
+                and str(draft.approved_revision_id) == revision_id)
+    return True
+
+
+def _has_open(case: Case, trigger: str) -> bool:
+    return db.session.scalar(select(Escalation.id).where(
+        Escalation.case_id == case.id, Escalation.trigger == trigger, Escalation.acknowledged_at.is_(None),
+        Escalation.resolved_at.is_(None)).limit(1)) is not None
+
+
+def _raise_due(now: dt.datetime, report: SweepReport) -> None:
+    from incident.drafts.models import Draft, DraftStatus
+    from incident.playbooks.service import checklist
+
+    timings = rules().timings
+    open_cases = list(db.session.scalars(select(Case).where(Case.status != CaseStatus.CLOSED).order_by(Case.id)))
+    for case in open_cases:
+        timing = timings[case.severity.value]
+        if case.acknowledged_at is None and case.created_at <= now - dt.timedelta(minutes=timing.unacknowledged_minutes):
+            _raise(case, "unacknowledged", "", str(_l("登録から %(m)d 分、受付されていません。",
+                                                        m=timing.unacknowledged_minutes)),
+                   "assignee", now, report)
+        overdue = [state for state in checklist(case, now=now)
+                   if state.state == "pending" and state.step.required and state.due_at is not None
+                   and state.due_at <= now - dt.timedelta(minutes=timing.step_overdue_minutes)]
+        # One step escalation open per case at a time (about its first overdue step, naming them all),
+        # so a late case raises one alarm rather than one per step.
+        if overdue and not _has_open(case, "step_overdue"):
+            titles = "、".join(f"「{state.step.title_ja}」" for state in overdue)
+            _raise(case, "step_overdue", f"{case.playbook_version}:{overdue[0].step.key}",
+                   str(_l("必須の手順が期限を過ぎています：%(titles)s", titles=titles)), "assignee", now, report)
+    waiting = db.session.execute(
+        select(Draft, Case).join(Case, Case.id == Draft.case_id)
+        .where(Draft.status == DraftStatus.SUBMITTED, Case.status != CaseStatus.CLOSED)).all()
+    for draft, case in waiting:
+        limit = timings[case.severity.value].approval_wait_minutes
+        if draft.updated_at <= now - dt.timedelta(minutes=limit):
+            _raise(case, "approval_wait", f"{draft.id}:{draft.approved_revision_id}",
+                   str(_l("文案 #%(id)d が %(m)d 分以上承認を待っています。", id=draft.id, m=limit)),
+                   "supervisors", now, report)
+
+
+def _climb_due(now: dt.datetime, report: SweepReport) -> None:
+    levels = rules().levels
+    due = list(db.session.scalars(select(Escalation).where(
+        Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None), Escalation.next_at.is_not(None),
+        Escalation.next_at <= now).order_by(Escalation.id)))
+    for escalation in due:
+        case = db.session.get(Case, escalation.case_id)
+        if not _still_due(escalation, case, now):
+            claimed = db.session.execute(update(Escalation).where(
+                Escalation.id == escalation.id, Escalation.resolved_at.is_(None),
+                Escalation.acknowledged_at.is_(None)).values(resolved_at=now, next_at=None)).rowcount
+            if claimed == 1:
+                _timeline(case, None, "escalation_resolved", escalation)
+                report.resolved += 1
+            continue
+        old_level, old_next = escalation.level, escalation.next_at
+        last = escalation.level >= len(levels) - 1
+        if last and not rules().repeat:
+            db.session.execute(update(Escalation).where(Escalation.id == escalation.id,
+                                                        Escalation.next_at == old_next).values(next_at=None))
+            continue
+        # Claim this step of the climb: only the run whose conditional update matches notifies anyone.
+        claimed = db.session.execute(update(Escalation).where(
+            Escalation.id == escalation.id, Escalation.level == old_level, Escalation.next_at == old_next,
+            Escalation.acknowledged_at.is_(None)).values(next_at=_next_at(case, now))).rowcount
+        if claimed != 1:
+            continue
+        db.session.refresh(escalation)
+        level = _notify_from(escalation, case, old_level if last else old_level + 1, now)
+        if level is None:
+            level = _notify_from(escalation, case, old_level, now)
+        if level is not None and level != old_level:
+            escalation.level = level
+        _timeline(case, None, "escalated", escalation, level=levels[escalation.level])
+        report.climbed += 1
+
+
+def sweep(now: dt.datetime | None = None) -> SweepReport:
+    """Raise every escalation that is due and climb every unanswered one by one level (idempotent)."""
+    now = now or utcnow()
+    report = SweepReport()
+    _raise_due(now, report)
+    _climb_due(now, report)
+    return report
+
+
+def resolve_for_case(case: Case, trigger: str) -> None:
+    """The cause went away (e.g. the case was acknowledged): its open timed escalations stop climbing."""
+    db.session.execute(update(Escalation).where(
+        Escalation.case_id == case.id, Escalation.trigger == trigger, Escalation.acknowledged_at.is_(None),
+        Escalation.resolved_at.is_(None)).values(resolved_at=utcnow(), next_at=None))

@@ -1,0 +1,1 @@
+"""In-app notifications, e-mail preferences and the mail outbox delivered by the worker."""

@@ -1,0 +1,64 @@
+"""Who hears about what: the notifications other domains send when something happens."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from incident.auth.models import Role, User
+from incident.extensions import db
+from incident.notifications.service import notify
+
+
+def _supervisors(department_id: int) -> list[User]:
+    return list(db.session.scalars(select(User).where(
+        User.department_id == department_id, User.role == Role.SUPERVISOR, User.active.is_(True))))
+
+
+def _pr_office() -> list[User]:
+    return list(db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True))))
+
+
+def case_opened(actor: User, case: Any) -> None:
+    """A new case reaches the department's supervisors at once (3(4)※: nobody handles it alone)."""
+    people = [u for u in _supervisors(case.department_id) if u.id != actor.id] or \
+        [u for u in _pr_office() if u.id != actor.id]
+    notify(people, "case_opened",
+           _l("【新しい案件】%(number)s %(title)s", number=case.number, title=case.title),
+           _l("%(who)s さんが案件を登録しました。受付（対応開始）してください。", who=actor.name),
+           case_id=case.id, link=f"/cases/{case.id}")
+
+
+def assigned(actor: User, case: Any, assignee: User | None) -> None:
+    """The new assignee hears they have the case."""
+    if assignee is not None and assignee.id != actor.id:
+        notify([assignee], "assigned",
+               _l("【担当】%(number)s %(title)s", number=case.number, title=case.title),
+               _l("%(who)s さんがあなたをこの案件の担当者にしました。", who=actor.name),
+               case_id=case.id, link=f"/cases/{case.id}")
+
+
+def approval_requested(actor: User, case: Any, draft: Any, pre_approved: bool) -> None:
+    """A submitted draft reaches those who may approve it (or, pre-approved, the colleagues who may check it)."""
+    if pre_approved:
+        people = list(db.session.scalars(select(User).where(
+            User.department_id == case.department_id, User.active.is_(True), User.id != actor.id)))
+    else:
+        people = [u for u in _supervisors(case.department_id) if u.id != actor.id] or \
+            [u for u in _pr_office() if u.id != actor.id]
+    notify(people, "approval_requested",
+           _l("【承認依頼】%(number)s 文案 #%(id)d", number=case.number, id=draft.id),
+           _l("%(who)s さんが文案の確認を求めています。", who=actor.name),
+           case_id=case.id, link=f"/cases/{case.id}/drafts/{draft.id}")
+
+
+def draft_decided(actor: User, case: Any, draft: Any, approved: bool, comment: str) -> None:
+    """The author hears whether their draft was approved or returned."""
+    author = db.session.get(User, draft.revisions[-1].author_id)
+    if author is None or author.id == actor.id:
+        return
+    title = (_l("【承認】%(number)s 文案 #%(id)d", number=case.number, id=draft.id) if approved
+             else _l("【差し戻し】%(number)s 文案 #%(id)d", number=case.number, id=draft.id))
+    notify([author], "draft_decided", title, comment or "", case_id=case.id,
+           link=f"/cases/{case.id}/drafts/{draft.id}")

@@ -1,0 +1,130 @@
+"""Delivering the outbox over SMTP, with retries and back-off; an outage loses nothing."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import format_datetime as mail_date
+from email.utils import make_msgid
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from incident.dates import utcnow
+from incident.extensions import db
+from incident.notifications.models import OutboxMail
+from incident.notifications.service import one_line
+
+#: How long a worker holds a mail it is sending before another may try it.
+CLAIM = dt.timedelta(minutes=5)
+
+
+@dataclasses.dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: str = ""
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait 1, 2, 4 … minutes after each failure, at most an hour."""
+    return dt.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def build_message(mail: OutboxMail) -> EmailMessage:
+    """The MIME message; headers are single lines (CR/LF cannot inject headers)."""
+    config = current_app.config
+    message = EmailMessage()
+    message["From"] = one_line(config["MAIL_FROM"])
+    message["To"] = one_line(mail.to_addr)
+    message["Subject"] = one_line(mail.subject)
+    message["Date"] = mail_date(utcnow())
+    message["Message-ID"] = make_msgid(domain=str(config["MAIL_FROM"]).rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(mail.body, charset="utf-8")
+    return message
+
+
+def _connect() -> smtplib.SMTP:
+    config = current_app.config
+    host, port, timeout = config["MAIL_HOST"], int(config["MAIL_PORT"]), float(config["MAIL_TIMEOUT"])
+    security = config["MAIL_SECURITY"]
+    if security == "ssl":
+        server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        server = smtplib.SMTP(host, port, timeout=timeout)
+        if security == "starttls":
+            server.starttls(context=ssl.create_default_context())
+    if config.get("MAIL_USERNAME"):
+        server.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+    return server
+
+
+def _claim(mail_id: int, now: dt.datetime) -> bool:
+    """Take one due mail for this worker; False when another worker has it (conditional update)."""
+    result = db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == mail_id, OutboxMail.sent_at.is_(None), OutboxMail.failed_at.is_(None),
+               or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now))
+        .values(claimed_until=now + CLAIM, attempts=OutboxMail.attempts + 1))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> DeliveryReport:
+    """Send every due mail once; failures are retried later, and given up after MAIL_MAX_ATTEMPTS."""
+    report = DeliveryReport()
+    config = current_app.config
+    if not config.get("MAIL_HOST"):
+        report.skipped = "MAIL_HOST is not set: mail stays in the outbox"
+        return report
+    now = now or utcnow()
+    due = list(db.session.scalars(
+        select(OutboxMail.id)
+        .where(OutboxMail.sent_at.is_(None), OutboxMail.failed_at.is_(None), OutboxMail.next_attempt_at <= now,
+               or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now))
+        .order_by(OutboxMail.id).limit(limit)))
+    db.session.commit()
+    server = None
+    try:
+        for mail_id in due:
+            if not _claim(mail_id, now):
+                continue
+            mail = db.session.get(OutboxMail, mail_id)
+            try:
+                if server is None:
+                    server = _connect()
+                server.send_message(build_message(mail))
+            except (OSError, smtplib.SMTPException, ValueError) as exc:
+                server = _close(server)
+                mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                mail.claimed_until = None
+                if mail.attempts >= int(config["MAIL_MAX_ATTEMPTS"]):
+                    mail.failed_at = now
+                    report.failed += 1
+                else:
+                    mail.next_attempt_at = now + backoff(mail.attempts)
+                    report.retried += 1
+            else:
+                mail.sent_at = utcnow()
+                mail.claimed_until = None
+                mail.last_error = ""
+                report.sent += 1
+            db.session.commit()
+    finally:
+        _close(server)
+    return report
+
+
+def _close(server: smtplib.SMTP | None) -> None:
+    if server is not None:
+        try:
+            server.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+    return None

@@ -1,0 +1,61 @@
+"""Notifications shown in the app, per-user e-mail choices, and the outbox of mail to deliver."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from incident.database import UTCDateTime
+from incident.dates import utcnow
+from incident.extensions import db
+
+
+class Notification(db.Model):
+    """Something a user should look at, linking to the case; unread until opened."""
+
+    __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: case_opened, escalation, approval_requested, draft_decided, assigned.
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    #: A path inside the app, e.g. /cases/7#escalations.
+    link: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EmailPreference(db.Model):
+    """Whether a user also wants e-mail for one kind of notification (no row: the kind's default)."""
+
+    __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_email_preference_user_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    email: Mapped[bool] = mapped_column()
+
+
+class OutboxMail(db.Model):
+    """A mail written in the same transaction as its cause, delivered later by the worker with retries."""
+
+    __table_args__ = (Index("ix_outbox_mail_due", "sent_at", "failed_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: A worker holds the mail until then while it talks to the SMTP server (so two never send it).
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Given up after MAIL_MAX_ATTEMPTS; admins see it and may retry.
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,150 @@
+"""Telling people: in-app notifications, e-mail preferences, and writing mail to the outbox."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+
+from incident.auth.models import User
+from incident.dates import utcnow
+from incident.errors import NotFound
+from incident.extensions import db
+from incident.notifications.models import EmailPreference, Notification, OutboxMail
+
+#: The kinds of notification, with whether e-mail is on when the user has not chosen.
+KINDS = {
+    "case_opened": True,
+    "escalation": True,
+    "approval_requested": True,
+    "draft_decided": False,
+    "assigned": True,
+}
+KIND_LABELS = {
+    "case_opened": _l("所属で案件が登録されたとき"),
+    "escalation": _l("エスカレーションが届いたとき"),
+    "approval_requested": _l("文案の承認を求められたとき"),
+    "draft_decided": _l("自分の文案が承認・差し戻しされたとき"),
+    "assigned": _l("案件の担当者になったとき"),
+}
+TITLE_MAX = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def one_line(text: str, limit: int = TITLE_MAX) -> str:
+    """A title safe for a mail Subject: control characters (CR/LF included) become spaces."""
+    return _CONTROL.sub(" ", text).strip()[:limit]
+
+
+def email_choices(user: User) -> dict[str, bool]:
+    """The user's e-mail choice for every kind (defaults filled in)."""
+    chosen = {p.kind: p.email for p in db.session.scalars(
+        select(EmailPreference).where(EmailPreference.user_id == user.id))}
+    return {kind: chosen.get(kind, default) for kind, default in KINDS.items()}
+
+
+def set_email_choices(user: User, wanted: Iterable[str]) -> None:
+    """Store the kinds the user wants e-mail for (every other kind: no e-mail)."""
+    wanted = set(wanted)
+    existing = {p.kind: p for p in db.session.scalars(
+        select(EmailPreference).where(EmailPreference.user_id == user.id))}
+    for kind in KINDS:
+        row = existing.get(kind)
+        if row is None:
+            db.session.add(EmailPreference(user_id=user.id, kind=kind, email=kind in wanted))
+        else:
+            row.email = kind in wanted
+
+
+def _wants_email(users: list[User], kind: str) -> set[int]:
+    if not users:
+        return set()
+    chosen = {(p.user_id): p.email for p in db.session.scalars(
+        select(EmailPreference).where(EmailPreference.kind == kind,
+                                      EmailPreference.user_id.in_([u.id for u in users])))}
+    return {u.id for u in users if chosen.get(u.id, KINDS[kind])}
+
+
+def base_url() -> str:
+    """The address people open the app at, for links in mail."""
+    return str(current_app.config["BASE_URL"]).rstrip("/")
+
+
+def notify(users: Iterable[User], kind: str, title: Any, body: Any, *, case_id: int | None = None,
+           link: str = "") -> list[Notification]:
+    """Notify each active user once in the app, and by mail (outbox) when they want it for this kind.
+
+    `title` and `body` may be lazy strings: each mail is rendered in its recipient's language.
+    """
+    recipients = list({u.id: u for u in users if u is not None and u.active}.values())
+    mail_to = _wants_email(recipients, kind)
+    rows = []
+    for user in recipients:
+        locale = user.locale or "ja"
+        with force_locale(locale):
+            title_text, body_text = one_line(str(title)), str(body)
+        row = Notification(user_id=user.id, case_id=case_id, kind=kind, title=title_text, body=body_text,
+                           link=link)
+        db.session.add(row)
+        rows.append(row)
+        if user.id in mail_to and user.email:
+            mail_body = f"{body_text}\n\n{base_url()}{link}\n" if link else f"{body_text}\n"
+            db.session.add(OutboxMail(to_addr=user.email, subject=title_text, body=mail_body, kind=kind,
+                                      next_attempt_at=utcnow()))
+    db.session.flush()
+    return rows
+
+
+def unread_count(user: User) -> int:
+    """How many notifications the user has not opened (one indexed count)."""
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+
+
+def notifications_query(user: User, unread_only: bool = False):
+    """The user's notifications, newest first."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return query.order_by(Notification.id.desc())
+
+
+def get_notification(user: User, notification_id: int) -> Notification:
+    """One of the user's own notifications, or NotFound (others' do not exist for them)."""
+    row = db.session.get(Notification, notification_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound()
+    return row
+
+
+def mark_read(user: User, notification: Notification) -> Notification:
+    """Mark as read (reading twice keeps the first time)."""
+    if notification.user_id != user.id:
+        raise NotFound()
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+    return notification
+
+
+def mark_all_read(user: User) -> int:
+    """Mark every unread notification of the user read; returns how many."""
+    result = db.session.execute(update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))
+    return result.rowcount or 0
+
+
+def problem_mail_query():
+    """Mail that failed for good or is still waiting, for the PR office's outbox page (failed first)."""
+    return (select(OutboxMail).where(OutboxMail.sent_at.is_(None))
+            .order_by(OutboxMail.failed_at.is_(None), OutboxMail.id.desc()))
+
+
+def retry(mail: OutboxMail) -> None:
+    """Put a failed mail back in the queue."""
+    mail.failed_at = None
+    mail.attempts = 0
+    mail.next_attempt_at = utcnow()
+    mail.claimed_until = None

@@ -1,0 +1,93 @@
+"""Notification pages: my notifications with e-mail choices, and the PR office's view of the mail outbox."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from incident.auth.models import Role
+from incident.extensions import db
+from incident.notifications import service
+from incident.notifications.models import OutboxMail
+from incident.pagination import page_args
+
+bp = Blueprint("notifications", __name__)
+
+
+@bp.app_context_processor
+def unread() -> dict[str, Any]:
+    """The unread count in the header (one indexed count per page)."""
+    if current_user and current_user.is_authenticated:
+        return {"unread_notifications": service.unread_count(current_user)}
+    return {"unread_notifications": 0}
+
+
+@bp.route("/notifications")
+@login_required
+def index():
+    """My notifications, newest first, and which kinds I also want by e-mail."""
+    page, per_page = page_args(request.args, strict=False)
+    pagination = db.paginate(service.notifications_query(current_user), page=page, per_page=per_page,
+                             error_out=False)
+    return render_template("notifications/index.html", pagination=pagination,
+                           choices=service.email_choices(current_user), kind_labels=service.KIND_LABELS)
+
+
+@bp.route("/notifications/<int:notification_id>/open", methods=["POST"])
+@login_required
+def open_(notification_id: int):
+    """Mark as read and go to what it is about."""
+    row = service.get_notification(current_user, notification_id)
+    service.mark_read(current_user, row)
+    db.session.commit()
+    link = row.link if row.link.startswith("/") and not row.link.startswith("//") else url_for("notifications.index")
+    return redirect(link)
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+@login_required
+def read_all():
+    """Mark everything read."""
+    count = service.mark_all_read(current_user)
+    db.session.commit()
+    flash(_("%(n)d 件を既読にしました。", n=count), "success")
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/notifications/email", methods=["POST"])
+@login_required
+def email():
+    """Save which kinds of notification also come by e-mail."""
+    wanted = [k for k in request.form.getlist("kinds") if k in service.KINDS]
+    service.set_email_choices(current_user, wanted)
+    db.session.commit()
+    flash(_("メール通知の設定を保存しました。"), "success")
+    return redirect(url_for("notifications.index", _anchor="email"))
+
+
+@bp.route("/admin/outbox")
+@login_required
+def outbox():
+    """Mail not delivered yet or given up on (PR office): nothing is lost in an SMTP outage."""
+    if current_user.role != Role.ADMIN:
+        abort(404)
+    page, per_page = page_args(request.args, strict=False)
+    pagination = db.paginate(service.problem_mail_query(), page=page, per_page=per_page, error_out=False)
+    return render_template("notifications/outbox.html", pagination=pagination)
+
+
+@bp.route("/admin/outbox/<int:mail_id>/retry", methods=["POST"])
+@login_required
+def retry(mail_id: int):
+    """Queue a failed mail again."""
+    if current_user.role != Role.ADMIN:
+        abort(404)
+    mail = db.session.get(OutboxMail, mail_id)
+    if mail is None or mail.sent_at is not None:
+        abort(404)
+    service.retry(mail)
+    db.session.commit()
+    flash(_("再送を予約しました。"), "success")
+    return redirect(url_for("notifications.outbox"))
