@@ -46,6 +46,12 @@ class BoundedIntConverter(IntegerConverter):
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 
+    def to_python(self, value: str) -> int:
+        # Refusing the match (ValidationError) would make werkzeug answer 405 when the same path has a
+        # rule for another method; id 0 is never a row, so the view answers 404 like any unknown id.
+        number = int(value)
+        return number if number <= MAX_ID else 0
+
 
 def init_app(app: Flask) -> None:
     """Attach everything the application needs to `app`."""

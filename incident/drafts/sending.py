@@ -83,7 +83,7 @@ def record_sent(actor: User, draft: Draft, data: dict[str, Any]) -> Publication:
     takedown = draft.type == DraftType.TAKEDOWN
     channel = data.get("channel") or ("form" if takedown else "post")
     allowed = TAKEDOWN_CHANNELS if takedown else NOTICE_CHANNELS
-    if channel not in allowed:
+    if not isinstance(channel, str) or channel not in allowed:
         raise _invalid("channel", _l("出し方を選んでください。"))
     url = data.get("url") or ""
     if url:
@@ -98,6 +98,9 @@ def record_sent(actor: User, draft: Draft, data: dict[str, Any]) -> Publication:
     reference = service._text(data.get("reference"), "reference", max_len=REFERENCE_MAX, required=False)
     note = service._text(data.get("note"), "note", max_len=NOTE_MAX, required=False)
     sent_at = _moment(data.get("sent_at"), "sent_at")
+    follow_up = _date(data.get("follow_up_on"), "follow_up_on") if takedown else None
+    if follow_up is not None and follow_up < to_tokyo(sent_at).date():
+        raise _invalid("follow_up_on", _l("確認する日は、提出した日より後にしてください。"))
     publication = Publication(
         case_id=case.id, draft_id=draft.id, revision_id=draft.approved_revision_id, kind=draft.type.value,
         url=url, channel=channel, reference=reference, note=note, supersedes_id=draft.supersedes_id,
@@ -105,7 +108,6 @@ def record_sent(actor: User, draft: Draft, data: dict[str, Any]) -> Publication:
     db.session.add(publication)
     draft.status = DraftStatus.SENT
     if takedown:
-        follow_up = _date(data.get("follow_up_on"), "follow_up_on")
         draft.follow_up_on = follow_up or to_tokyo(sent_at).date() + dt.timedelta(days=follow_up_days(draft))
     service._flush(draft)
     service._event(actor, draft, "sent", revision=next(r for r in draft.revisions if r.id == draft.approved_revision_id),
@@ -138,10 +140,12 @@ def record_answer(actor: User, draft: Draft, data: dict[str, Any]) -> None:
     if draft.outcome is not None:
         raise CaseError(_l("この削除依頼の結果は記録済みです。"))
     raw = data.get("outcome") or None
-    if raw is not None and raw not in {o.value for o in Outcome}:
+    if raw is not None and (not isinstance(raw, str) or raw not in {o.value for o in Outcome}):
         raise _invalid("outcome", _l("結果を選んでください。"))
     answer = service._text(data.get("answer"), "answer", max_len=NOTE_MAX, required=False)
     follow_up = _date(data.get("follow_up_on"), "follow_up_on")
+    if follow_up is not None and follow_up < today():
+        raise _invalid("follow_up_on", _l("次に確認する日は、今日以降にしてください。"))
     if raw is None and follow_up is None:
         raise _invalid("follow_up_on", _l("結果がまだなら、次に確認する日を入力してください。"))
     if raw is not None:
@@ -160,7 +164,7 @@ def withdraw(actor: User, publication: Publication, reason: Any) -> Publication:
         raise NotFound()
     if not policy.can_act_as_supervisor(actor, case):
         raise PermissionDenied(_l("公開した文の取り下げは所属長（または秘書広報課）が記録します。"))
-    if publication.kind == "withdrawal" or withdrawn_ids(case) & {publication.id}:
+    if publication.kind == "withdrawal" or service.withdrawn_ids(case) & {publication.id}:
         raise CaseError(_l("この記録はすでに取り下げられています。"))
     text = service._text(reason, "reason", max_len=NOTE_MAX, required=True)
     entry = Publication(case_id=case.id, draft_id=publication.draft_id, kind="withdrawal", note=text,
@@ -189,12 +193,6 @@ def ledger(case: Case) -> list[Publication]:
         .options(joinedload(Publication.recorded_by), joinedload(Publication.supersedes))
         .order_by(Publication.published_at, Publication.id)
     ))
-
-
-def withdrawn_ids(case: Case) -> set[int]:
-    """Ledger entries of the case that a later withdrawal superseded."""
-    return set(db.session.scalars(select(Publication.supersedes_id).where(
-        Publication.case_id == case.id, Publication.kind == "withdrawal")))
 
 
 def follow_ups_due(case_ids: list[int], on: dt.date | None = None) -> dict[int, dt.date]:

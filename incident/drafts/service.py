@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from incident import policy
@@ -111,9 +111,10 @@ def latest_revision(draft: Draft) -> DraftRevision:
 
 
 def drafts_of(case: Case) -> list[Draft]:
-    """The case's drafts, newest first, with creators loaded."""
+    """The case's drafts, newest first, with creators, revisions and their authors loaded (no N+1)."""
     return list(db.session.scalars(
-        select(Draft).where(Draft.case_id == case.id).options(joinedload(Draft.created_by))
+        select(Draft).where(Draft.case_id == case.id)
+        .options(joinedload(Draft.created_by), selectinload(Draft.revisions).joinedload(DraftRevision.author))
         .order_by(Draft.id.desc())
     ))
 
@@ -144,10 +145,20 @@ def _item_in(case: Case, item_id: Any) -> OffendingItem | None:
     return row
 
 
+def withdrawn_ids(case: Case) -> set[int]:
+    """Ledger entries of the case that a later withdrawal superseded."""
+    return set(db.session.scalars(select(Publication.supersedes_id).where(
+        Publication.case_id == case.id, Publication.kind == "withdrawal")))
+
+
 def latest_interim(case: Case) -> Publication | None:
-    """The most recent published interim notice of the case (a final notice follows it)."""
+    """The most recent published interim notice of the case that was not withdrawn (a final notice follows it)."""
+    withdrawn = select(Publication.supersedes_id).where(Publication.case_id == case.id,
+                                                        Publication.kind == "withdrawal",
+                                                        Publication.supersedes_id.is_not(None))
     return db.session.scalars(
-        select(Publication).where(Publication.case_id == case.id, Publication.kind == DraftType.INTERIM_NOTICE.value)
+        select(Publication).where(Publication.case_id == case.id, Publication.kind == DraftType.INTERIM_NOTICE.value,
+                                  Publication.id.not_in(withdrawn))
         .order_by(Publication.published_at.desc(), Publication.id.desc()).limit(1)
     ).first()
 
@@ -182,16 +193,16 @@ def create_draft(actor: User, case: Case, data: dict[str, Any]) -> Draft:
     if case.status == CaseStatus.CLOSED:
         raise CaseError(_l("終了した案件には文案を作れません。再開してから作成してください。"))
     raw_type = data.get("type")
-    if raw_type not in {t.value for t in DraftType}:
+    if not isinstance(raw_type, str) or raw_type not in {t.value for t in DraftType}:
         raise _invalid("type", _l("文案の種類を選んでください。"))
     draft_type = DraftType(raw_type)
     platform = None
     if draft_type == DraftType.TAKEDOWN:
         platform = data.get("platform") or default_platform(case)
-        if platform not in PLATFORMS:
+        if not isinstance(platform, str) or platform not in PLATFORMS:
             raise _invalid("platform", _l("媒体を選んでください。"))
     lang = data.get("lang") or "ja"
-    if lang not in wording().languages(draft_type.value):
+    if not isinstance(lang, str) or lang not in wording().languages(draft_type.value):
         raise _invalid("lang", _l("この種類の文案は日本語だけです。"))
     link = ""
     if draft_type == DraftType.CORRECT_INFO or data.get("link"):
@@ -200,8 +211,9 @@ def create_draft(actor: User, case: Case, data: dict[str, Any]) -> Draft:
     interim = corrects = None
     supersedes = _publication_in(case, data.get("supersedes_id"), "supersedes_id")
     if draft_type == DraftType.FINAL_NOTICE:
-        if supersedes is not None and supersedes.kind != DraftType.INTERIM_NOTICE.value:
-            raise _invalid("supersedes_id", _l("最終の周知が続くのは、公開済みの中間の周知です。"))
+        if supersedes is not None and (supersedes.kind != DraftType.INTERIM_NOTICE.value
+                                       or supersedes.id in withdrawn_ids(case)):
+            raise _invalid("supersedes_id", _l("最終の周知が続くのは、公開済み（取り下げていない）の中間の周知です。"))
         interim = supersedes or latest_interim(case)
         supersedes = interim
     elif draft_type == DraftType.CORRECTION:
@@ -309,7 +321,7 @@ def mark_pre_approved(actor: User, draft: Draft, scope: Any, source: Any, checks
     if not policy.can_edit(actor, case):
         raise NotFound()
     _require_editing(draft)
-    if scope not in SCOPES:
+    if not isinstance(scope, str) or scope not in SCOPES:
         raise _invalid("scope", _l("事前に承認された範囲 (a)(b)(c) のどれに当たるかを選んでください。"))
     cited = _text(source, "source", max_len=SOURCE_MAX, required=True)
     _checks(checks)

@@ -83,9 +83,10 @@ def draft_globals() -> dict[str, Any]:
 @bp.app_template_global("case_drafts")
 def case_drafts(case: Any) -> dict[str, Any]:
     """What the case page shows about drafts: the drafts, the ledger and what is withdrawn."""
-    return {"drafts": service.drafts_of(case), "ledger": sending.ledger(case),
-            "withdrawn": sending.withdrawn_ids(case), "today": sending.today(),
-            "interims": [p for p in sending.ledger(case) if p.kind == DraftType.INTERIM_NOTICE.value]}
+    ledger = sending.ledger(case)
+    withdrawn = service.withdrawn_ids(case)
+    return {"drafts": service.drafts_of(case), "ledger": ledger, "withdrawn": withdrawn, "today": sending.today(),
+            "interims": [p for p in ledger if p.kind == DraftType.INTERIM_NOTICE.value and p.id not in withdrawn]}
 
 
 def _fail(exc: ValidationFailed | CaseError) -> None:
@@ -167,6 +168,9 @@ def revise(case_id: int, draft_id: int):
     try:
         service.revise(current_user, draft, request.form.get("body"), base_revision=request.form.get("base_revision"))
         db.session.commit()
+    except CaseError as exc:  # "same text" or "already sent": a rule, not someone else's edit
+        _fail(exc)
+        return _to_draft(draft, "editor")
     except Conflict as exc:
         db.session.rollback()
         flash(str(exc.message), "error")
@@ -174,7 +178,7 @@ def revise(case_id: int, draft_id: int):
         draft = service.get_draft(current_user, case_id, draft_id)
         return render_template("drafts/conflict.html", case=service.case_of(draft), draft=draft,
                                latest=service.latest_revision(draft), typed=request.form.get("body", "")), 409
-    except (ValidationFailed, CaseError) as exc:
+    except ValidationFailed as exc:
         _fail(exc)
         return _to_draft(draft, "editor")
     flash(_("新しい版として保存しました。"), "success")

@@ -12,7 +12,7 @@ import jinja2
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from incident.playbooks.loader import DRAFT_TYPES
+from incident.playbooks.loader import DRAFT_TYPES, KINDS
 
 LANGUAGES = ("ja", "en")
 PLATFORMS = ("x", "facebook", "instagram", "line", "youtube", "tiktok", "other")
@@ -145,7 +145,9 @@ def load_wording(directory: Path) -> Wording:
             name = sorted(unknown)[0]
             raise WordingError(f"{path}:{_line_of(source, name)}: 未知の変数 {name} (unknown variable; "
                                f"allowed: {', '.join(sorted(VARIABLES))})")
-        for sample in (sample_context(True, match["type"]), sample_context(False, match["type"])):
+        # Every kind, full and sparse: a typo in a branch for one kind must stop start-up too.
+        samples = [sample_context(full, match["type"], kind) for kind in KINDS for full in (True, False)]
+        for sample in samples:
             try:
                 template.render(sample)
             except Exception as exc:  # any failure of a PR-office template must name the file, not crash
@@ -162,14 +164,14 @@ def _ns(**values: Any) -> types.SimpleNamespace:
     return types.SimpleNamespace(**values)
 
 
-def sample_context(full: bool, draft_type: str = "takedown") -> dict[str, Any]:
+def sample_context(full: bool, draft_type: str = "takedown", kind: str = "impersonation") -> dict[str, Any]:
     """A made-up case with everything filled in (full) or nothing optional, to test-render templates.
 
     A takedown always has its platform; other types never do.
     """
     city = _ns(name="石巻市", name_en="Ishinomaki City", website="https://www.city.ishinomaki.lg.jp/")
     today = _ns(iso="2026-11-23", ja="2026年11月23日", reiwa="令和8年11月23日", en="23 November 2026")
-    case = _ns(number="2026-0001", title="件名", kind="impersonation", kind_label="なりすまし",
+    case = _ns(number="2026-0001", title="件名", kind=kind, kind_label="種別",
                detected_at="2026-11-23 10:30", detected_ja="2026年11月23日 10時30分",
                detected_reiwa="令和8年11月23日", description="概要" if full else "")
     context: dict[str, Any] = {

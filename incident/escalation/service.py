@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from typing import Any
 
 from flask import current_app
@@ -182,8 +183,8 @@ def _insert_ignore(values: dict[str, Any]) -> int | None:
 
 
 def _raise(case: Case, trigger: str, subject: str, reason: str, start_level: str, now: dt.datetime,
-           report: SweepReport) -> None:
-    key = f"{trigger}:{case.id}:{subject}"
+           report: SweepReport, key: str | None = None) -> None:
+    key = f"{trigger}:{case.id}:{key or subject}"
     escalation_id = _insert_ignore({
         "case_id": case.id, "trigger": trigger, "subject": subject, "dedupe_key": key, "reason": reason,
         "level": _level_index(start_level), "next_at": _next_at(case, now), "created_at": now})
@@ -206,15 +207,17 @@ def _still_due(escalation: Escalation, case: Case, now: dt.datetime) -> bool:
     if escalation.trigger == "step_overdue":
         from incident.playbooks.service import checklist
 
-        step_key = escalation.subject.rpartition(":")[2]
-        return any(s.step.key == step_key and s.state == "pending" for s in checklist(case, now=now))
+        # Still due while any required step of the case is overdue (not only the first one named).
+        timing = rules().timings[case.severity.value]
+        return any(s.state == "pending" and s.step.required and s.due_at is not None
+                   and s.due_at <= now - dt.timedelta(minutes=timing.step_overdue_minutes)
+                   for s in checklist(case, now=now))
     if escalation.trigger == "approval_wait":
         from incident.drafts.models import Draft, DraftStatus
 
-        draft_id, _, revision_id = escalation.subject.partition(":")
+        draft_id, _, version = escalation.subject.partition(":")
         draft = db.session.get(Draft, int(draft_id))
-        return (draft is not None and draft.status == DraftStatus.SUBMITTED
-                and str(draft.approved_revision_id) == revision_id)
+        return draft is not None and draft.status == DraftStatus.SUBMITTED and str(draft.version) == version
     return True
 
 
@@ -239,21 +242,41 @@ def _raise_due(now: dt.datetime, report: SweepReport) -> None:
         overdue = [state for state in checklist(case, now=now)
                    if state.state == "pending" and state.step.required and state.due_at is not None
                    and state.due_at <= now - dt.timedelta(minutes=timing.step_overdue_minutes)]
-        # One step escalation open per case at a time (about its first overdue step, naming them all),
-        # so a late case raises one alarm rather than one per step.
+        # One step escalation open per case at a time, naming every overdue step, so a late case raises
+        # one alarm rather than one per step. Its key is the set of overdue steps: once acknowledged,
+        # it comes back only when another step falls overdue.
         if overdue and not _has_open(case, "step_overdue"):
             titles = "、".join(f"「{state.step.title_ja}」" for state in overdue)
-            _raise(case, "step_overdue", f"{case.playbook_version}:{overdue[0].step.key}",
-                   str(_l("必須の手順が期限を過ぎています：%(titles)s", titles=titles)), "assignee", now, report)
+            keys = ",".join(sorted(state.step.key for state in overdue))
+            _raise(case, "step_overdue", overdue[0].step.key,
+                   str(_l("必須の手順が期限を過ぎています：%(titles)s", titles=titles)), "assignee", now, report,
+                   key=hashlib.sha256(f"{case.playbook_version}:{keys}".encode()).hexdigest()[:32])
     waiting = db.session.execute(
         select(Draft, Case).join(Case, Case.id == Draft.case_id)
         .where(Draft.status == DraftStatus.SUBMITTED, Case.status != CaseStatus.CLOSED)).all()
     for draft, case in waiting:
         limit = timings[case.severity.value].approval_wait_minutes
         if draft.updated_at <= now - dt.timedelta(minutes=limit):
-            _raise(case, "approval_wait", f"{draft.id}:{draft.approved_revision_id}",
+            # The draft's version changes with every submission, so a resubmitted draft can escalate again.
+            _raise(case, "approval_wait", f"{draft.id}:{draft.version}",
                    str(_l("文案 #%(id)d が %(m)d 分以上承認を待っています。", id=draft.id, m=limit)),
                    "supervisors", now, report)
+
+
+def _resolve_gone(now: dt.datetime, report: SweepReport) -> None:
+    """Every open escalation whose cause went away resolves now, not only when its next level is due."""
+    still_open = list(db.session.scalars(select(Escalation).where(
+        Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None)).order_by(Escalation.id)))
+    for escalation in still_open:
+        case = db.session.get(Case, escalation.case_id)
+        if _still_due(escalation, case, now):
+            continue
+        claimed = db.session.execute(update(Escalation).where(
+            Escalation.id == escalation.id, Escalation.resolved_at.is_(None),
+            Escalation.acknowledged_at.is_(None)).values(resolved_at=now, next_at=None)).rowcount
+        if claimed == 1:
+            _timeline(case, None, "escalation_resolved", escalation)
+            report.resolved += 1
 
 
 def _climb_due(now: dt.datetime, report: SweepReport) -> None:
@@ -263,14 +286,6 @@ def _climb_due(now: dt.datetime, report: SweepReport) -> None:
         Escalation.next_at <= now).order_by(Escalation.id)))
     for escalation in due:
         case = db.session.get(Case, escalation.case_id)
-        if not _still_due(escalation, case, now):
-            claimed = db.session.execute(update(Escalation).where(
-                Escalation.id == escalation.id, Escalation.resolved_at.is_(None),
-                Escalation.acknowledged_at.is_(None)).values(resolved_at=now, next_at=None)).rowcount
-            if claimed == 1:
-                _timeline(case, None, "escalation_resolved", escalation)
-                report.resolved += 1
-            continue
         old_level, old_next = escalation.level, escalation.next_at
         last = escalation.level >= len(levels) - 1
         if last and not rules().repeat:
@@ -297,6 +312,7 @@ def sweep(now: dt.datetime | None = None) -> SweepReport:
     """Raise every escalation that is due and climb every unanswered one by one level (idempotent)."""
     now = now or utcnow()
     report = SweepReport()
+    _resolve_gone(now, report)
     _raise_due(now, report)
     _climb_due(now, report)
     return report

@@ -96,6 +96,7 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> DeliveryRep
             if not _claim(mail_id, now):
                 continue
             mail = db.session.get(OutboxMail, mail_id)
+            connecting = server is None
             try:
                 if server is None:
                     server = _connect()
@@ -110,6 +111,11 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> DeliveryRep
                 else:
                     mail.next_attempt_at = now + backoff(mail.attempts)
                     report.retried += 1
+                if connecting and not isinstance(exc, ValueError):
+                    # The server is unreachable: leave the rest for the next round instead of
+                    # waiting MAIL_TIMEOUT once per mail.
+                    db.session.commit()
+                    break
             else:
                 mail.sent_at = utcnow()
                 mail.claimed_until = None

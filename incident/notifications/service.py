@@ -31,7 +31,8 @@ KIND_LABELS = {
     "assigned": _l("案件の担当者になったとき"),
 }
 TITLE_MAX = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+#: C0 and C1 controls and the Unicode line/paragraph separators: none may reach a mail header.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def one_line(text: str, limit: int = TITLE_MAX) -> str:

@@ -216,9 +216,6 @@ def test_empty_edit_shows_a_message(world, client, login):
     assert db.session.scalar(select(func.count()).select_from(DraftRevision)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: incident/drafts/views.py revise() catches Conflict before (ValidationFailed, CaseError); CaseError "
-    "subclasses Conflict, so 'same text' and 'already sent' get the 409 stale-edit page (他の人が先に書き換えました)"))
 @pytest.mark.parametrize("sent", [False, True])
 def test_unchanged_or_sent_edit_is_not_reported_as_someone_elses_edit(world, client, login, sent):
     """Saving the same text, or editing a sent text, explains that — it is not a concurrent edit."""
@@ -454,4 +451,26 @@ def test_case_list_queries_do_not_grow_with_drafts(world, client, login, make, c
     few = measure()
     add_cases(10)  # 13 cases with drafts, 7 of them due
     assert client.get("/cases").text.count("削除依頼の回答確認日（") == 7
+    assert measure() == few
+
+
+def test_case_page_queries_do_not_grow_with_drafts(world, client, login, count_queries):
+    """The case page's draft list and ledger cost the same with 2 or 12 drafts (no N+1)."""
+    def add_drafts(n: int) -> None:
+        for i in range(n):
+            if i % 2:
+                _sent_takedown(world, world.case, days_ago=10)
+            else:
+                service.create_draft(world.colleague if i % 4 else world.responder, world.case, {"type": "press"})
+                db.session.commit()
+
+    def measure() -> int:
+        with count_queries() as counter:
+            assert client.get(f"/cases/{world.case.id}").status_code == 200
+        return counter.count
+
+    login(world.supervisor)
+    add_drafts(2)
+    few = measure()
+    add_drafts(10)
     assert measure() == few
