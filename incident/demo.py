@@ -86,6 +86,11 @@ def load_demo() -> str:
     cases.assign(chief, fake, responder.id)
     cases.acknowledge(responder, fake)
     cases.add_note(responder, fake, "偽アカウントのプロフィールとDMのスクリーンショットを保存した。")
+    from incident.fakes.service import record_fake
+
+    # The fake as a known account, so the takedown request and the warning to citizens name it.
+    record_fake(responder, {"platform": "x", "url": "https://x.com/ishinomaki_kanko_fake",
+                            "display_name": "石巻市観光課【公式】", "genuine_account_id": tourism.id}, fake)
     cases.open_case(users["hakubutsukan@ishinomaki.example"], {
         "kind": "false_information", "severity": "medium",
         "title": "企画展の開館時間について誤った情報が拡散",
