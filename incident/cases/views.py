@@ -100,10 +100,12 @@ def list_cases():
                              page=page, per_page=per_page, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     from incident.drafts.sending import follow_ups_due
+    from incident.escalation.service import open_counts
 
-    # One query for the whole page: which cases have a takedown whose answer is due.
-    follow_ups = follow_ups_due([c.id for c in pagination.items])
-    return render_template("cases/list.html", form=form, pagination=pagination, args=args, follow_ups=follow_ups)
+    # One query each for the whole page: takedown answers due, open escalations.
+    ids = [c.id for c in pagination.items]
+    return render_template("cases/list.html", form=form, pagination=pagination, args=args,
+                           follow_ups=follow_ups_due(ids), escalations=open_counts(ids))
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])

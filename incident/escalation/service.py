@@ -157,6 +157,18 @@ def open_escalations(case: Case) -> list[Escalation]:
         .order_by(Escalation.id)))
 
 
+def open_counts(case_ids: list[int]) -> dict[int, int]:
+    """How many open escalations each case has (one query, for the case list)."""
+    if not case_ids:
+        return {}
+    from sqlalchemy import func
+
+    rows = db.session.execute(select(Escalation.case_id, func.count()).where(
+        Escalation.case_id.in_(case_ids), Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None))
+        .group_by(Escalation.case_id))
+    return {case_id: count for case_id, count in rows}
+
+
 # ---- the sweep ---------------------------------------------------------------------------------
 
 

@@ -329,3 +329,19 @@ def test_notification_list_runs_the_same_queries_for_3_and_30(town, client, logi
         page = html(client.get("/notifications"))
     assert page.count('class="unread"') == 25  # one page
     assert many.count == few.count, many.statements
+
+
+def test_case_list_flags_cases_with_open_escalations(make, client, login):
+    """Supervisors see at a glance in the case list which cases were escalated and not yet taken on."""
+    department = make.department("list-esc", "防災課")
+    responder = make.user("responder", department)
+    make.user("supervisor", department)
+    escalated = make.case(responder, title="上げた案件")
+    make.case(responder, title="静かな案件")
+    escalation.escalate(responder, escalated, "一人では判断できない")
+    db.session.commit()
+    login(responder)
+    html = client.get("/cases").get_data(as_text=True)
+    rows = {title: html.split(title, 1)[1].split("</tr>", 1)[0] for title in ("上げた案件", "静かな案件")}
+    assert "エスカレーション 1 件" in rows["上げた案件"]
+    assert "エスカレーション" not in rows["静かな案件"]
