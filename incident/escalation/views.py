@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from incident import policy
 from incident.auth.models import Role, User
@@ -90,6 +90,7 @@ def queue():
     approvals = []
     if current_user.role in (Role.SUPERVISOR, Role.ADMIN):
         query = (select(Draft, Case).join(Case, Case.id == Draft.case_id)
+                 .options(selectinload(Draft.revisions))  # is_own() reads them
                  .where(Draft.status == DraftStatus.SUBMITTED, Draft.route == Route.SUPERVISOR)
                  .order_by(Draft.updated_at).limit(100))
         if current_user.role != Role.ADMIN:
