@@ -17,6 +17,10 @@ class DomainError(Exception):
         self.message = message
         self.fields = fields or {}
 
+    def flash_text(self) -> str:
+        """The message with what is wrong in each field, for a page's flash line."""
+        return " ".join([str(self.message), *(str(v) for v in self.fields.values())])
+
 
 class ValidationFailed(DomainError):
     """Input that cannot be accepted; `fields` maps field names to messages."""

@@ -9,6 +9,7 @@ from wtforms import SelectChoice
 from incident.accounts.models import FakeAccountState, OperatorType, Platform
 from incident.auth.models import Role
 from incident.cases.models import CaseKind, CaseStatus, Severity
+from incident.drafts.models import DraftStatus, DraftType
 
 KIND_LABELS = {
     CaseKind.FLAMING: _l("炎上"),
@@ -131,6 +132,93 @@ PROHIBITED_ITEMS = {
     8: _l("(8) 虚偽や事実と異なる内容及び根拠のないもの"),
     9: _l("(9) 本人の承諾なく個人情報を特定・開示・漏えいする等プライバシーを害するもの"),
     10: _l("(10) その他石巻市が不適切と判断した情報及びこれらの内容を含むホームページへのリンク"),
+}
+
+
+# ---- outgoing texts (drafts) ----
+DRAFT_TYPE_LABELS = {
+    DraftType.TAKEDOWN: _l("削除依頼（運営会社あて）"),
+    DraftType.PRESS: _l("報道機関への情報提供"),
+    DraftType.INTERIM_NOTICE: _l("中間の周知（対応中のお知らせ）"),
+    DraftType.FINAL_NOTICE: _l("最終の周知"),
+    DraftType.CORRECTION: _l("訂正"),
+    DraftType.CORRECT_INFO: _l("正しい情報の発信（市ページへのリンク付き）"),
+    DraftType.CITIZEN_WARNING: _l("注意喚起（偽アカウント）"),
+}
+DRAFT_STATUS_LABELS = {
+    DraftStatus.EDITING: _l("作成中"),
+    DraftStatus.SUBMITTED: _l("承認待ち"),
+    DraftStatus.APPROVED: _l("承認済み"),
+    DraftStatus.SENT: _l("公開・提出済み"),
+}
+SECTION4_CHECK_LABELS = {
+    "public_info": _l("4(1) 市で一般に公表することを前提とした情報だけである"),
+    "accurate": _l("4(4) 正確に書かれ、誤解を生じない"),
+    "rights": _l("4(3) 基本的人権・肖像権・プライバシー権・著作権などを侵害しない"),
+    "not_prohibited": _l("4(6) 侮辱・差別・違法・根拠のない情報などを含まない"),
+    "calm": _l("4(7) 冷静な表現で、反論や無用な議論をしていない"),
+}
+PRE_APPROVED_SCOPE_LABELS = {
+    "a": _l("(a) 既にホームページ等に掲載するなど、公表済みの内容"),
+    "b": _l("(b) イベントの状況や結果など、既成の事実"),
+    "c": _l("(c) 法令等で定められている手続などの内容"),
+}
+SENDING_CHANNEL_LABELS = {
+    "form": _l("運営会社のフォーム"),
+    "email": _l("メール"),
+    "in_app": _l("アプリ内の報告"),
+    "post": _l("SNS への投稿"),
+    "website": _l("市ホームページ"),
+    "press": _l("報道機関へ提供"),
+    "other": _l("その他"),
+}
+TAKEDOWN_OUTCOME_LABELS = {
+    "removed": _l("削除された"),
+    "refused": _l("削除されなかった（拒否）"),
+    "no_answer": _l("回答なし"),
+}
+DRAFT_EVENT_LABELS = {
+    "created": _l("作成（ひな形から）"),
+    "revised": _l("書き換え"),
+    "submitted": _l("承認を依頼"),
+    "pre_approved": _l("事前承認の範囲として記録"),
+    "approved": _l("承認"),
+    "second_checked": _l("複数人で確認"),
+    "returned": _l("差し戻し"),
+    "sent": _l("公開・提出を記録"),
+    "answered": _l("運営会社の回答を記録"),
+    "withdrawn": _l("取り下げ"),
+}
+TAKEDOWN_ASK_LABELS = {
+    "reporter": _l("依頼者（担当者）"),
+    "email": _l("連絡先メールアドレス"),
+    "authority_proof": _l("権限の証明"),
+    "id_document": _l("身分証明書"),
+    "fake_url": _l("偽アカウントの URL"),
+    "fake_handle": _l("偽アカウントの @ハンドル"),
+    "genuine_url": _l("正規アカウントの URL"),
+    "description": _l("説明"),
+    "screenshots": _l("スクリーンショット"),
+}
+
+# ---- escalation and notifications ----
+ESCALATION_TRIGGER_LABELS = {
+    "manual": _l("手動のエスカレーション"),
+    "unacknowledged": _l("受付されないまま時間が過ぎた"),
+    "step_overdue": _l("必須の手順が期限を過ぎた"),
+    "approval_wait": _l("文案が承認待ちのまま時間が過ぎた"),
+}
+ESCALATION_LEVEL_LABELS = {
+    "assignee": _l("担当者"),
+    "supervisors": _l("所属長"),
+    "pr_office": _l("秘書広報課"),
+}
+NOTIFICATION_KIND_LABELS = {
+    "case_opened": _l("所属で案件が登録されたとき"),
+    "escalation": _l("エスカレーションが届いたとき"),
+    "approval_requested": _l("文案の承認を求められたとき"),
+    "draft_decided": _l("自分の文案が承認・差し戻しされたとき"),
+    "assigned": _l("案件の担当者になったとき"),
 }
 
 

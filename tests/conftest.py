@@ -316,3 +316,21 @@ def assert_error(response, status: int, code: str, *fields: str) -> dict[str, An
 def expect_error():
     """`expect_error(response, status, code, *fields)`: check a JSON API error and return it."""
     return assert_error
+
+
+@pytest.fixture
+def refuses_sql():
+    """`refuses_sql(table, statement)`: the database refuses it as append-only and the rows stay as they were."""
+    from sqlalchemy.exc import DatabaseError
+
+    def check(table: str, statement: str) -> None:
+        before = db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+        assert before > 0, f"{table} needs a row for the check to mean anything"
+        with pytest.raises(DatabaseError) as info:
+            db.session.execute(text(statement.format(table=table)))
+            db.session.commit()
+        db.session.rollback()
+        assert "append-only" in str(info.value)
+        assert db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == before
+
+    return check

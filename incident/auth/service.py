@@ -56,6 +56,18 @@ def set_department_contact(actor: User | None, department: Department, contact: 
     return department
 
 
+def supervisors_of(department_id: int) -> list[User]:
+    """The active supervisors (所属長) of a department."""
+    return list(db.session.scalars(select(User).where(
+        User.department_id == department_id, User.role == Role.SUPERVISOR, User.active.is_(True)).order_by(User.id)))
+
+
+def pr_office() -> list[User]:
+    """The active members of the PR office (admins)."""
+    return list(db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True))
+                                   .order_by(User.id)))
+
+
 def department_by_code(code: str) -> Department:
     """The department with this code, or NotFound."""
     department = db.session.scalar(select(Department).where(Department.code == code))

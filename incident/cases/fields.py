@@ -94,7 +94,8 @@ def _text(raw: Any, max_len: int, required: bool) -> str:
     return text
 
 
-def _datetime(raw: Any) -> dt.datetime:
+def past_time(raw: Any) -> dt.datetime:
+    """A moment from a form or JSON (ISO 8601; naive is Japan time) that is not in the future; else ValueError."""
     if isinstance(raw, dt.datetime):
         value = raw
     elif isinstance(raw, str):
@@ -144,7 +145,7 @@ def clean_case_fields(raw: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         "description": lambda v: _text(v, DESCRIPTION_MAX, required=False),
         "platform": lambda v: None if v in (None, "") else _enum_value(Platform, v, _l("媒体")),
         "official_account_id": _optional_id,
-        "detected_at": _datetime,
+        "detected_at": past_time,
         "source": lambda v: _text(v, SOURCE_MAX, required=False),
     }
     cleaned: dict[str, Any] = {}

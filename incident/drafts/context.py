@@ -7,17 +7,16 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
 
 from incident import labels
-from incident.accounts.models import CaseFakeAccount, FakeAccount, OperatorType
+from incident.accounts.models import OperatorType
 from incident.auth.models import User
 from incident.cases.models import Case, OffendingItem
 from incident.dates import era_date, format_datetime, to_tokyo, utcnow
 from incident.drafts.models import DraftRevision, Publication
 from incident.evidence.service import evidence_list
 from incident.extensions import db
-from incident.fakes.service import handle_from_url
+from incident.fakes.service import fakes_of_case, handle_from_url
 
 EXCERPT_CHARS = 200
 
@@ -57,14 +56,6 @@ def excerpt(text: str) -> str:
     """The start of a text on one line, for citing an earlier post."""
     flat = " ".join(text.split())
     return flat if len(flat) <= EXCERPT_CHARS else flat[:EXCERPT_CHARS] + "…"
-
-
-def case_fakes(case: Case) -> list[FakeAccount]:
-    """The fake accounts linked to a case, oldest link first."""
-    return list(db.session.scalars(
-        select(FakeAccount).join(CaseFakeAccount, CaseFakeAccount.fake_account_id == FakeAccount.id)
-        .where(CaseFakeAccount.case_id == case.id).order_by(CaseFakeAccount.id)
-    ))
 
 
 def publication_excerpt(publication: Publication) -> str:
@@ -107,7 +98,7 @@ def build_context(actor: User, case: Case, *, lang: str, platform: Any = None, i
                 handle=f"@{f.handle}" if f.handle else "", url=f.url or "", display_name=f.display_name,
                 first_seen=format_datetime(f.first_seen_at), last_seen=format_datetime(f.last_seen_at),
                 state_label=str(labels.FAKE_STATE_LABELS[f.state]))
-            for f in case_fakes(case)
+            for f in fakes_of_case(case)
         ]
         case_ns = _ns(number=case.number, title=case.title, kind=case.kind.value,
                       kind_label=str(labels.KIND_LABELS[case.kind]), detected_at=format_datetime(case.detected_at),

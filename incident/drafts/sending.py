@@ -12,11 +12,11 @@ from sqlalchemy.orm import joinedload
 from incident import policy
 from incident.accounts.models import FakeAccountState
 from incident.auth.models import User
-from incident.cases.fields import normalise_target
+from incident.cases.fields import normalise_target, past_time
 from incident.cases.models import Case
-from incident.dates import parse_iso, to_tokyo, utcnow
+from incident.dates import to_tokyo, utcnow
 from incident.drafts import service
-from incident.drafts.context import case_fakes
+from incident.fakes.service import fakes_of_case
 from incident.drafts.models import Draft, DraftStatus, DraftType, Outcome, Publication
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.evidence.service import evidence_list
@@ -45,12 +45,9 @@ def _moment(raw: Any, name: str) -> dt.datetime:
     if raw in (None, ""):
         return utcnow()
     try:
-        value = parse_iso(raw) if isinstance(raw, str) else None
-    except (ValueError, OverflowError):
-        value = None
-    if value is None or value > utcnow() + dt.timedelta(minutes=10):
-        raise _invalid(name, _l("日時は 2026-11-23T10:30 のような過去の日時で入力してください。"))
-    return value
+        return past_time(raw)
+    except ValueError as exc:
+        raise _invalid(name, exc.args[0]) from None
 
 
 def _date(raw: Any, name: str) -> dt.date | None:
@@ -125,7 +122,7 @@ def _mark_fakes_reported(actor: User, case: Case, draft: Draft) -> None:
     """A fake still marked live on the request's platform is now reported (its history says by which request)."""
     from incident.fakes.service import change_state
 
-    for fake in case_fakes(case):
+    for fake in fakes_of_case(case):
         if fake.state == FakeAccountState.LIVE and fake.platform.value == draft.platform:
             change_state(actor, fake, FakeAccountState.REPORTED.value, f"#{draft.id}")
 
@@ -227,25 +224,12 @@ _MISSING = {
     "description": _l("なりすましの説明（文案の本文）がありません"),
     "screenshots": _l("スクリーンショットが添付されていません"),
 }
-ASK_LABELS = {
-    "reporter": _l("依頼者（担当者）"),
-    "email": _l("連絡先メールアドレス"),
-    "authority_proof": _l("権限の証明"),
-    "id_document": _l("身分証明書"),
-    "fake_url": _l("偽アカウントの URL"),
-    "fake_handle": _l("偽アカウントの @ハンドル"),
-    "genuine_url": _l("正規アカウントの URL"),
-    "description": _l("説明"),
-    "screenshots": _l("スクリーンショット"),
-}
-
-
 def platform_checklist(actor: User, case: Case, draft: Draft) -> list[Requirement]:
     """What the platform's form asks for, checked against the case, naming what is still missing."""
     facts = service.wording().platforms.get(draft.platform or "")
     if facts is None:
         return []
-    fakes = case_fakes(case)
+    fakes = fakes_of_case(case)
     files = evidence_list(case)
     purposes = {f["purpose"] for f in files}
     items = case.offending_items

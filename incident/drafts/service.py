@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from incident import policy
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.cases.fields import city_url
+from incident.cases.fields import city_url, parse_id
 from incident.cases.models import Case, CaseStatus, OffendingItem, TimelineEvent
 from incident.drafts.context import build_context
 from incident.drafts.models import (
@@ -119,29 +119,17 @@ def drafts_of(case: Case) -> list[Draft]:
     ))
 
 
-def _publication_in(case: Case, publication_id: Any, name: str) -> Publication | None:
-    if publication_id in (None, ""):
-        return None
+def _row_of_case(model: Any, case: Case, raw: Any, name: str, message: Any) -> Any:
+    """The row of `model` with the id in `raw` if it belongs to the case; None when blank."""
     try:
-        number = int(publication_id)
-    except (TypeError, ValueError):
+        number = parse_id(raw)
+    except ValueError:
         number = 0
-    row = db.session.get(Publication, number) if 0 < number < 2**63 else None
-    if row is None or row.case_id != case.id:
-        raise _invalid(name, _l("この案件の公開記録ではありません。"))
-    return row
-
-
-def _item_in(case: Case, item_id: Any) -> OffendingItem | None:
-    if item_id in (None, ""):
+    if number is None:
         return None
-    try:
-        number = int(item_id)
-    except (TypeError, ValueError):
-        number = 0
-    row = db.session.get(OffendingItem, number) if 0 < number < 2**63 else None
+    row = db.session.get(model, number) if number else None
     if row is None or row.case_id != case.id:
-        raise _invalid("corrects_item_id", _l("この案件の投稿・アカウントではありません。"))
+        raise _invalid(name, message)
     return row
 
 
@@ -165,11 +153,11 @@ def latest_interim(case: Case) -> Publication | None:
 
 def default_platform(case: Case) -> str:
     """A takedown goes to the case's platform, else the first fake's, else "other"."""
-    from incident.drafts.context import case_fakes
+    from incident.fakes.service import fakes_of_case
 
     if case.platform is not None:
         return case.platform.value
-    fakes = case_fakes(case)
+    fakes = fakes_of_case(case)
     return fakes[0].platform.value if fakes else "other"
 
 
@@ -209,7 +197,8 @@ def create_draft(actor: User, case: Case, data: dict[str, Any]) -> Draft:
         # 3(4)ウ(ア): the correct information always links the city's own page.
         link = city_url(data.get("link"), "link")
     interim = corrects = None
-    supersedes = _publication_in(case, data.get("supersedes_id"), "supersedes_id")
+    supersedes = _row_of_case(Publication, case, data.get("supersedes_id"), "supersedes_id",
+                              _l("この案件の公開記録ではありません。"))
     if draft_type == DraftType.FINAL_NOTICE:
         if supersedes is not None and (supersedes.kind != DraftType.INTERIM_NOTICE.value
                                        or supersedes.id in withdrawn_ids(case)):
@@ -217,7 +206,8 @@ def create_draft(actor: User, case: Case, data: dict[str, Any]) -> Draft:
         interim = supersedes or latest_interim(case)
         supersedes = interim
     elif draft_type == DraftType.CORRECTION:
-        corrects = supersedes or _item_in(case, data.get("corrects_item_id"))
+        corrects = supersedes or _row_of_case(OffendingItem, case, data.get("corrects_item_id"), "corrects_item_id",
+                                              _l("この案件の投稿・アカウントではありません。"))
     elif supersedes is not None:
         raise _invalid("supersedes_id", _l("この種類の文案は、以前の公開を置き換えません。"))
     draft = Draft(case_id=case.id, type=draft_type, platform=platform, lang=lang, status=DraftStatus.EDITING,

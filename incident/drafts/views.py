@@ -6,78 +6,22 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from incident import policy
+from incident import labels, policy
 from incident.cases import service as cases
 from incident.dates import era_date, utcnow
 from incident.drafts import sending, service
-from incident.drafts.models import Draft, DraftStatus, DraftType
+from incident.drafts.models import Draft, DraftType
 from incident.errors import CaseError, Conflict, ValidationFailed
 from incident.extensions import db
 
 bp = Blueprint("drafts", __name__)
 
-TYPE_LABELS = {
-    DraftType.TAKEDOWN: _l("削除依頼（運営会社あて）"),
-    DraftType.PRESS: _l("報道機関への情報提供"),
-    DraftType.INTERIM_NOTICE: _l("中間の周知（対応中のお知らせ）"),
-    DraftType.FINAL_NOTICE: _l("最終の周知"),
-    DraftType.CORRECTION: _l("訂正"),
-    DraftType.CORRECT_INFO: _l("正しい情報の発信（市ページへのリンク付き）"),
-    DraftType.CITIZEN_WARNING: _l("注意喚起（偽アカウント）"),
-}
-STATUS_LABELS = {
-    DraftStatus.EDITING: _l("作成中"),
-    DraftStatus.SUBMITTED: _l("承認待ち"),
-    DraftStatus.APPROVED: _l("承認済み"),
-    DraftStatus.SENT: _l("公開・提出済み"),
-}
-CHECK_LABELS = {
-    "public_info": _l("4(1) 市で一般に公表することを前提とした情報だけである"),
-    "accurate": _l("4(4) 正確に書かれ、誤解を生じない"),
-    "rights": _l("4(3) 基本的人権・肖像権・プライバシー権・著作権などを侵害しない"),
-    "not_prohibited": _l("4(6) 侮辱・差別・違法・根拠のない情報などを含まない"),
-    "calm": _l("4(7) 冷静な表現で、反論や無用な議論をしていない"),
-}
-SCOPE_LABELS = {
-    "a": _l("(a) 既にホームページ等に掲載するなど、公表済みの内容"),
-    "b": _l("(b) イベントの状況や結果など、既成の事実"),
-    "c": _l("(c) 法令等で定められている手続などの内容"),
-}
-CHANNEL_LABELS = {
-    "form": _l("運営会社のフォーム"),
-    "email": _l("メール"),
-    "in_app": _l("アプリ内の報告"),
-    "post": _l("SNS への投稿"),
-    "website": _l("市ホームページ"),
-    "press": _l("報道機関へ提供"),
-    "other": _l("その他"),
-}
-OUTCOME_LABELS = {
-    "removed": _l("削除された"),
-    "refused": _l("削除されなかった（拒否）"),
-    "no_answer": _l("回答なし"),
-}
-EVENT_LABELS = {
-    "created": _l("作成（ひな形から）"),
-    "revised": _l("書き換え"),
-    "submitted": _l("承認を依頼"),
-    "pre_approved": _l("事前承認の範囲として記録"),
-    "approved": _l("承認"),
-    "second_checked": _l("複数人で確認"),
-    "returned": _l("差し戻し"),
-    "sent": _l("公開・提出を記録"),
-    "answered": _l("運営会社の回答を記録"),
-    "withdrawn": _l("取り下げ"),
-}
-
-
 @bp.app_context_processor
 def draft_globals() -> dict[str, Any]:
-    return {"draft_type_labels": TYPE_LABELS, "draft_status_labels": STATUS_LABELS,
-            "draft_channel_labels": CHANNEL_LABELS, "draft_outcome_labels": OUTCOME_LABELS}
+    return {"draft_type_labels": labels.DRAFT_TYPE_LABELS, "draft_status_labels": labels.DRAFT_STATUS_LABELS,
+            "draft_channel_labels": labels.SENDING_CHANNEL_LABELS, "draft_outcome_labels": labels.TAKEDOWN_OUTCOME_LABELS}
 
 
 @bp.app_template_global("case_drafts")
@@ -91,8 +35,7 @@ def case_drafts(case: Any) -> dict[str, Any]:
 
 def _fail(exc: ValidationFailed | CaseError) -> None:
     db.session.rollback()
-    details = " ".join(str(v) for v in exc.fields.values()) if isinstance(exc, ValidationFailed) else ""
-    flash(f"{exc.message} {details}".strip(), "error")
+    flash(exc.flash_text(), "error")
 
 
 def _to_draft(draft: Draft, anchor: str | None = None):
@@ -136,12 +79,12 @@ def show(case_id: int, draft_id: int):
         "drafts/show.html", case=case, draft=draft, latest=latest, revisions=revisions, base=base,
         diff=service.diff(base.body, latest.body) if base else None,
         history=service.history(draft), checks=service.checks_of(latest),
-        check_labels=CHECK_LABELS, scope_labels=SCOPE_LABELS, event_labels=EVENT_LABELS,
+        check_labels=labels.SECTION4_CHECK_LABELS, scope_labels=labels.PRE_APPROVED_SCOPE_LABELS, event_labels=labels.DRAFT_EVENT_LABELS,
         can_approve=service.can_approve(current_user, draft, case),
         can_supervise=policy.can_act_as_supervisor(current_user, case),
         own=service.is_own(current_user, draft),
         requirements=sending.platform_checklist(current_user, case, draft) if draft.type == DraftType.TAKEDOWN else [],
-        ask_labels=sending.ASK_LABELS, facts=service.wording().platforms.get(draft.platform or ""),
+        ask_labels=labels.TAKEDOWN_ASK_LABELS, facts=service.wording().platforms.get(draft.platform or ""),
         publication=next((p for p in sending.ledger(case) if p.draft_id == draft.id and p.kind != "withdrawal"), None),
         pr_problems=pr_problems, takedown_channels=sending.TAKEDOWN_CHANNELS, notice_channels=sending.NOTICE_CHANNELS,
         follow_up_days=sending.follow_up_days(draft), today=sending.today(),
@@ -267,7 +210,7 @@ def export(case_id: int, draft_id: int, extension: str):
     draft = service.get_draft(current_user, case_id, draft_id)
     body = service.latest_revision(draft).body
     if extension == "md":
-        label = str(TYPE_LABELS[draft.type])
+        label = str(labels.DRAFT_TYPE_LABELS[draft.type])
         body = f"# {label}（{service.case_of(draft).number}）\n\n{body}"
     name = _file_name(draft, extension)
     response = Response(body, mimetype="text/markdown" if extension == "md" else "text/plain")

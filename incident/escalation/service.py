@@ -11,9 +11,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from incident import policy
+from incident import labels, policy
 from incident.audit import service as audit
 from incident.auth.models import Role, User
+from incident.auth.service import pr_office, supervisors_of
 from incident.cases.models import Case, CaseStatus, TimelineEvent
 from incident.dates import utcnow
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
@@ -23,19 +24,6 @@ from incident.extensions import db
 from incident.notifications import service as notifications
 
 REASON_MAX = 2000
-TRIGGER_LABELS = {
-    "manual": _l("手動のエスカレーション"),
-    "unacknowledged": _l("受付されないまま時間が過ぎた"),
-    "step_overdue": _l("必須の手順が期限を過ぎた"),
-    "approval_wait": _l("文案が承認待ちのまま時間が過ぎた"),
-}
-LEVEL_LABELS = {
-    "assignee": _l("担当者"),
-    "supervisors": _l("所属長"),
-    "pr_office": _l("秘書広報課"),
-}
-
-
 def rules() -> Rules:
     """The loaded escalation.toml."""
     return current_app.extensions["escalation"]
@@ -46,11 +34,8 @@ def recipients(case: Case, level_name: str) -> list[User]:
     if level_name == "assignee":
         return [case.assignee] if case.assignee is not None and case.assignee.active else []
     if level_name == "supervisors":
-        return list(db.session.scalars(select(User).where(
-            User.department_id == case.department_id, User.role == Role.SUPERVISOR, User.active.is_(True))
-            .order_by(User.id)))
-    return list(db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True))
-                                   .order_by(User.id)))
+        return supervisors_of(case.department_id)
+    return pr_office()
 
 
 def _level_index(name: str) -> int:
@@ -71,7 +56,7 @@ def _notify_from(escalation: Escalation, case: Case, start: int, now: dt.datetim
         notifications.notify(
             people, "escalation",
             _l("【エスカレーション】%(number)s %(title)s", number=case.number, title=case.title),
-            _l("%(why)s：%(reason)s", why=TRIGGER_LABELS[escalation.trigger], reason=escalation.reason),
+            _l("%(why)s：%(reason)s", why=labels.ESCALATION_TRIGGER_LABELS[escalation.trigger], reason=escalation.reason),
             case_id=case.id, link=f"/cases/{case.id}#escalations")
         return index
     return None

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from incident import policy
+from incident import labels, policy
 from incident.auth.models import Role, User
 from incident.cases import service as cases
 from incident.cases.models import Case, CaseStatus
@@ -24,7 +24,7 @@ bp = Blueprint("escalation", __name__)
 
 @bp.app_context_processor
 def escalation_globals() -> dict[str, Any]:
-    return {"escalation_trigger_labels": service.TRIGGER_LABELS, "escalation_level_labels": service.LEVEL_LABELS,
+    return {"escalation_trigger_labels": labels.ESCALATION_TRIGGER_LABELS, "escalation_level_labels": labels.ESCALATION_LEVEL_LABELS,
             "escalation_levels": service.rules().levels}
 
 
@@ -44,8 +44,7 @@ def escalate(case_id: int):
         db.session.commit()
     except (ValidationFailed, CaseError) as exc:
         db.session.rollback()
-        details = " ".join(str(v) for v in exc.fields.values()) if isinstance(exc, ValidationFailed) else ""
-        flash(f"{exc.message} {details}".strip(), "error")
+        flash(exc.flash_text(), "error")
     else:
         flash(_("エスカレーションしました。次の段階の人に知らせました。"), "success")
     return redirect(url_for("cases.show", case_id=case.id, _anchor="escalations"))

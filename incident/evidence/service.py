@@ -18,8 +18,9 @@ from sqlalchemy.orm import joinedload
 from incident import policy
 from incident.audit import service as audit
 from incident.auth.models import User
+from incident.cases.fields import past_time
 from incident.cases.models import Case, Evidence, EvidenceWithdrawal, OffendingItem, TimelineEvent
-from incident.dates import as_utc, parse_iso, utcnow
+from incident.dates import utcnow
 from incident.errors import CaseError, NotFound, ValidationFailed
 from incident.extensions import db
 
@@ -72,15 +73,10 @@ def _field_error(name: str, message: Any) -> ValidationFailed:
 def _captured_at(raw: Any) -> dt.datetime | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
-    if isinstance(raw, dt.datetime):
-        return as_utc(raw)
     try:
-        value = as_utc(parse_iso(str(raw).strip()))
-    except (ValueError, OverflowError):
-        raise _field_error("captured_at", _l("日時は 2026-11-23T10:30 のような形式で入力してください。")) from None
-    if value > utcnow() + dt.timedelta(minutes=10):
-        raise _field_error("captured_at", _l("未来の日時は指定できません。"))
-    return value
+        return past_time(raw.strip() if isinstance(raw, str) else raw)
+    except ValueError as exc:
+        raise _field_error("captured_at", exc.args[0]) from None
 
 
 def _item(case: Case, raw: Any) -> OffendingItem | None:

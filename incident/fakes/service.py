@@ -328,12 +328,17 @@ class CaseFake:
     other_cases: list[Case]
 
 
-def case_fakes(actor: User, case: Case) -> list[CaseFake]:
-    """The fakes a case met, each with the other visible cases that met it (two queries)."""
-    fakes = list(db.session.scalars(
+def fakes_of_case(case: Case) -> list[FakeAccount]:
+    """The fake accounts linked to a case, in the order they were recorded."""
+    return list(db.session.scalars(
         select(FakeAccount).join(CaseFakeAccount, CaseFakeAccount.fake_account_id == FakeAccount.id)
         .where(CaseFakeAccount.case_id == case.id).order_by(FakeAccount.id)
     ))
+
+
+def case_fakes(actor: User, case: Case) -> list[CaseFake]:
+    """The fakes a case met, each with the other visible cases that met it (two queries)."""
+    fakes = fakes_of_case(case)
     if not fakes:
         return []
     others: dict[int, list[Case]] = {f.id: [] for f in fakes}

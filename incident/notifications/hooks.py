@@ -6,25 +6,21 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from incident.auth.models import Role, User
+from incident.auth.models import User
+from incident.auth.service import pr_office, supervisors_of
 from incident.extensions import db
 from incident.notifications.service import notify
 
 
-def _supervisors(department_id: int) -> list[User]:
-    return list(db.session.scalars(select(User).where(
-        User.department_id == department_id, User.role == Role.SUPERVISOR, User.active.is_(True))))
-
-
-def _pr_office() -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == Role.ADMIN, User.active.is_(True))))
+def _deciders(actor: User, department_id: int) -> list[User]:
+    """The department's supervisors other than the actor; the PR office when there are none."""
+    return ([u for u in supervisors_of(department_id) if u.id != actor.id]
+            or [u for u in pr_office() if u.id != actor.id])
 
 
 def case_opened(actor: User, case: Any) -> None:
     """A new case reaches the department's supervisors at once (3(4)※: nobody handles it alone)."""
-    people = [u for u in _supervisors(case.department_id) if u.id != actor.id] or \
-        [u for u in _pr_office() if u.id != actor.id]
-    notify(people, "case_opened",
+    notify(_deciders(actor, case.department_id), "case_opened",
            _l("【新しい案件】%(number)s %(title)s", number=case.number, title=case.title),
            _l("%(who)s さんが案件を登録しました。受付（対応開始）してください。", who=actor.name),
            case_id=case.id, link=f"/cases/{case.id}")
@@ -45,8 +41,7 @@ def approval_requested(actor: User, case: Any, draft: Any, pre_approved: bool) -
         people = list(db.session.scalars(select(User).where(
             User.department_id == case.department_id, User.active.is_(True), User.id != actor.id)))
     else:
-        people = [u for u in _supervisors(case.department_id) if u.id != actor.id] or \
-            [u for u in _pr_office() if u.id != actor.id]
+        people = _deciders(actor, case.department_id)
     notify(people, "approval_requested",
            _l("【承認依頼】%(number)s 文案 #%(id)d", number=case.number, id=draft.id),
            _l("%(who)s さんが文案の確認を求めています。", who=actor.name),

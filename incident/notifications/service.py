@@ -6,7 +6,6 @@ from typing import Any, Iterable
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from incident.auth.models import User
@@ -22,13 +21,6 @@ KINDS = {
     "approval_requested": True,
     "draft_decided": False,
     "assigned": True,
-}
-KIND_LABELS = {
-    "case_opened": _l("所属で案件が登録されたとき"),
-    "escalation": _l("エスカレーションが届いたとき"),
-    "approval_requested": _l("文案の承認を求められたとき"),
-    "draft_decided": _l("自分の文案が承認・差し戻しされたとき"),
-    "assigned": _l("案件の担当者になったとき"),
 }
 TITLE_MAX = 300
 #: C0 and C1 controls and the Unicode line/paragraph separators: none may reach a mail header.

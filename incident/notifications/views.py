@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from incident import labels
 from incident.auth.models import Role
 from incident.extensions import db
 from incident.notifications import service
@@ -32,7 +33,7 @@ def index():
     pagination = db.paginate(service.notifications_query(current_user), page=page, per_page=per_page,
                              error_out=False)
     return render_template("notifications/index.html", pagination=pagination,
-                           choices=service.email_choices(current_user), kind_labels=service.KIND_LABELS)
+                           choices=service.email_choices(current_user), kind_labels=labels.NOTIFICATION_KIND_LABELS)
 
 
 @bp.route("/notifications/<int:notification_id>/open", methods=["POST"])

@@ -46,8 +46,7 @@ def act(case_id: int, key: str, action: str):
         db.session.commit()
     except (ValidationFailed, CaseError) as exc:
         db.session.rollback()
-        details = " ".join(str(v) for v in exc.fields.values()) if isinstance(exc, ValidationFailed) else ""
-        flash(f"{exc.message} {details}".strip(), "error")
+        flash(exc.flash_text(), "error")
         return _back(case_id, key)
     flash(_MESSAGES[action], "success")
     return _back(case_id, key)

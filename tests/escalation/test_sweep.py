@@ -48,6 +48,15 @@ def test_unacknowledged_high_case_climbs_to_supervisors_then_pr_office(town, mak
     assert service.sweep(start + dt.timedelta(minutes=32)).climbed == 0
 
 
+@pytest.mark.parametrize("statement", ["UPDATE {table} SET level = level", "DELETE FROM {table}"])
+def test_who_was_told_is_append_only(town, make, refuses_sql, statement):
+    """The record of who was told at which level (the metrics) cannot be rewritten."""
+    case = make.case(town["responder"], severity="high")
+    service.sweep(case.created_at + dt.timedelta(minutes=16))
+    db.session.commit()
+    refuses_sql("escalation_notice", statement)
+
+
 def test_acknowledging_the_case_stops_the_escalation(town, make):
     case = make.case(town["responder"], severity="high")
     start = case.created_at
