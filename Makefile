@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := incident
 
-.PHONY: run test setup db translations extract-messages clean
+.PHONY: run test bench setup db translations extract-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -61,6 +61,10 @@ test: setup
 	else \
 	  echo "(PostgreSQL pass skipped: set INCIDENT_TEST_DATABASE_URL=postgresql+psycopg://... to run it)"; \
 	fi
+
+# Speed goals, checked as ratios between input sizes (not by timed tests): exits non-zero on a regression.
+bench: setup
+	$(BIN)/python bench/markdown_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

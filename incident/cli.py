@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -12,6 +13,7 @@ from incident.audit.service import new_request_id, set_cli_request_id
 from incident.auth import service as auth_service
 from incident.auth.models import Role, User
 from incident.errors import DomainError
+from incident.database import in_own_transaction, reads_first
 from incident.extensions import db
 
 department_cli = AppGroup("department", help="Manage departments (所属).")
@@ -165,8 +167,9 @@ def escalate_command(now_text: str | None) -> None:
         now = parse_iso(now_text) if now_text else None
     except ValueError:
         raise click.BadParameter("use ISO 8601, e.g. 2026-11-23T10:30+09:00", param_hint="--now") from None
-    report = sweep(now)
-    db.session.commit()
+    with reads_first():  # short write transactions, one per item: requests keep writing meanwhile
+        report = sweep(now, run_item=in_own_transaction)
+        db.session.commit()
     click.echo(str(report))
 
 
@@ -190,8 +193,9 @@ def worker_command(once: bool, interval: int | None) -> None:
     while not stop.is_set():
         set_cli_request_id(new_request_id())
         try:
-            report = sweep()
-            db.session.commit()
+            with reads_first():
+                report = sweep(run_item=in_own_transaction)
+                db.session.commit()
             mail = deliver_due()
             busy = report.raised or report.climbed or report.resolved or mail.sent or mail.retried or mail.failed
             if busy or once:  # quiet rounds print nothing, so `make run` stays readable
@@ -207,6 +211,105 @@ def worker_command(once: bool, interval: int | None) -> None:
         stop.wait(seconds)
 
 
+@click.group("audit")
+def audit_cli() -> None:
+    """The audit log."""
+
+
+def _recorded_head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    row_id, _, row_hash = value.partition(":")
+    if not row_id.isdigit() or len(row_hash) != 64:
+        raise click.BadParameter("use ID:HASH as printed by an earlier run, e.g. 1234:9f86d08…")
+    return int(row_id), row_hash.lower()
+
+
+@audit_cli.command("verify")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Rows read per query.")
+@click.option("--head", callback=_recorded_head, metavar="ID:HASH",
+              help="A head printed by an earlier run: fail unless that row still has that hash.")
+def audit_verify(batch_size: int, head: tuple[int, str] | None) -> None:
+    """Walk the audit log's hash chain; print OK and the row count, or the first broken link (exit 1)."""
+    from incident.audit.chain import verify_chain
+
+    report = verify_chain(batch_size, head=head)
+    if not report.ok:
+        raise click.ClickException(f"audit log chain broken at {report.broken} "
+                                   f"({report.rows} rows before it are intact)")
+    click.echo(f"audit log chain OK: {report.rows} rows; head {report.last_id or 0}:{report.last_hash}")
+
+
+@click.command("db-grant-app")
+@click.argument("role")
+@click.option("--dry-run", is_flag=True, help="Print the statements without running them.")
+def db_grant_app(role: str, dry_run: bool) -> None:
+    """Give the app's PostgreSQL ROLE only the grants it needs (run as the owner after every `flask db upgrade`)."""
+    from incident.database import GrantError, app_role_grants, role_can_create
+
+    with db.engine.connect() as connection:
+        try:
+            statements = app_role_grants(connection, role)
+        except GrantError as exc:
+            raise click.ClickException(str(exc)) from None
+        for statement in statements:
+            click.echo(f"{statement};")
+            if not dry_run:
+                connection.exec_driver_sql(statement)
+        connection.commit()
+        if not dry_run and role_can_create(connection, role):
+            click.echo(f"warning: {role} may still create tables in this schema (through PUBLIC); as a superuser "
+                       "run: REVOKE CREATE ON SCHEMA public FROM PUBLIC", err=True)
+
+
+@click.command("backup")
+@click.argument("dest", type=click.Path(path_type=Path))
+def backup_command(dest: Path) -> None:
+    """Copy the SQLite database (online, one consistent snapshot) and its evidence files into DEST, a new
+    or empty folder, with a manifest of SHA-256 sums. PostgreSQL: see README (pg_dump)."""
+    import sqlite3
+
+    from incident.backup import BackupError, backup
+
+    try:
+        result = backup(dest)
+    except (BackupError, OSError, sqlite3.Error) as exc:  # nothing is left half-written in DEST
+        raise click.ClickException(str(exc)) from None
+    manifest = result.manifest
+    click.echo(f"backup written to {result.dest}: {manifest['rows']} rows in {len(manifest['tables'])} tables, "
+               f"{len(manifest['files']) - 1} evidence files, schema revision {manifest['alembic_revision']}")
+    if result.problems:
+        for problem in result.problems:
+            click.echo(f"warning: {problem}", err=True)
+        raise click.ClickException(f"{len(result.problems)} evidence file(s) missing or changed in the upload "
+                                   "folder (listed above and in manifest.json); the backup holds the rest")
+
+
+@click.command("restore")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--verify-only", is_flag=True, help="Check the backup (manifest, sums, database); restore nothing.")
+def restore_command(src: Path, verify_only: bool) -> None:
+    """Check the backup in SRC against its manifest, then restore it into this instance, which must be empty
+    (stop the app and the worker first)."""
+    import sqlite3
+
+    from incident.backup import BackupError, restore, verify_backup
+
+    try:
+        result = verify_backup(src) if verify_only else restore(src)
+    except (BackupError, OSError, sqlite3.Error) as exc:  # a failed restore removes what it wrote
+        raise click.ClickException(str(exc)) from None
+    manifest = result.manifest
+    done = "verified" if verify_only else "restored"
+    click.echo(f"{done} {src}: {manifest['rows']} rows in {len(manifest['tables'])} tables, "
+               f"{len(manifest['files']) - 1} evidence files, all SHA-256 sums match; backup taken "
+               f"{manifest['snapshot_at']}, schema revision {result.revision}")
+    if result.needs_upgrade:
+        click.echo(f"the backup's schema ({result.revision}) is older than this code's ({result.code_head}): "
+                   f"{'after restoring, ' if verify_only else ''}run `flask --app incident db upgrade`")
+
+
 def register_cli(app: Flask) -> None:
     """Attach the commands to the app."""
     app.cli.add_command(department_cli)
@@ -216,3 +319,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(playbooks_cli)
     app.cli.add_command(escalate_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(db_grant_app)

@@ -28,13 +28,22 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
-#: Set True behind HTTPS (production does so by default).
-SESSION_COOKIE_SECURE = False
-REMEMBER_COOKIE_SECURE = False
+#: Cookies only over HTTPS. None means: on in production, off in development (plain http://127.0.0.1).
+SESSION_COOKIE_SECURE: bool | None = None
+REMEMBER_COOKIE_SECURE: bool | None = None
+#: Strict-Transport-Security max-age (seconds) sent on HTTPS responses; 0 sends none.
+HSTS_MAX_AGE = 365 * 24 * 3600
+#: Behind a reverse proxy (nginx, IIS ARR, a load balancer): how many proxies set X-Forwarded-For /
+#: -Proto / -Host / -Port / -Prefix. 0 (the default) trusts none of these headers: set it only when
+#: every request comes through that many proxies, or clients could claim any address or scheme.
+PROXY_FIX = 0
 WTF_CSRF_TIME_LIMIT = None
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 #: The largest evidence file (screenshot or PDF) accepted; larger uploads get 413.
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+#: The most pixels (width × height, read from the header) an evidence image may have; larger ones
+#: (decompression bombs) get 422. Pillow's own bomb check (about 179 million pixels) refuses beyond it.
+EVIDENCE_MAX_PIXELS = 50_000_000
 #: Where evidence files are stored under server-made names; None means <instance>/uploads.
 UPLOAD_DIR: str | None = None
 #: The playbook files (one per incident kind); validated at start-up.
@@ -91,9 +100,12 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         db_file = Path(app.instance_path) / "incident.sqlite3"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_file}"
     _ensure_secret_key(app)
-    if app.config["ENV"] == "production":
+    production = app.config["ENV"] == "production"
+    if production:
         app.config["DEBUG"] = False
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if app.config.get(name) is None:
+            app.config[name] = production
 
 
 def _ensure_secret_key(app: Flask) -> None:

@@ -1,19 +1,31 @@
-"""Engine settings (SQLite WAL, busy timeout, IMMEDIATE write transactions) and shared column types."""
+"""Engine settings (SQLite WAL, busy timeout, IMMEDIATE write transactions), shared column types, and the
+append-only rules (triggers, the app role's grants)."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import enum
-from typing import Any
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from flask import Flask, has_request_context, request
-from sqlalchemy import DateTime, Enum, event
+from sqlalchemy import DateTime, Enum, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
 
 from incident.dates import UTC
 from incident.extensions import db
 
 _READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
+T = TypeVar("T")
+
+#: The largest id the app accepts anywhere (URL, form, JSON): ids are `integer` columns, which hold
+#: 2^31 − 1 on PostgreSQL. A larger number is simply not found (404, or 422 for a JSON field),
+#: never sent to the database, where it would fail the request.
+MAX_ID = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -51,8 +63,18 @@ def enum_column(enum_class: type[enum.Enum]) -> Enum:
     )
 
 
-def _wants_write_lock() -> bool:
-    """Requests that may write, and CLI commands, take SQLite's write lock at BEGIN."""
+#: Set while a long job reads before it writes (see reads_first and in_own_transaction).
+_reads_first: contextvars.ContextVar[bool] = contextvars.ContextVar("reads_first", default=False)
+#: Attempts of one item whose write SQLite refused because another writer committed first.
+ITEM_ATTEMPTS = 5
+
+
+def may_write() -> bool:
+    """Whether this transaction may write: requests other than GET/HEAD/OPTIONS, and CLI commands.
+
+    Those take SQLite's write lock at BEGIN; read requests never write, so they never wait for it."""
+    if _reads_first.get():
+        return False
     if has_request_context():
         return request.method not in _READ_ONLY_METHODS
     return True
@@ -79,7 +101,41 @@ def configure_engine(app: Flask) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write_lock() else "BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if may_write() else "BEGIN")
+
+
+@contextlib.contextmanager
+def reads_first() -> Iterator[None]:
+    """Transactions begun inside start as readers (SQLite's BEGIN, not BEGIN IMMEDIATE).
+
+    For long jobs such as the escalation sweep: their reading never holds the write lock, and they
+    write in short items through in_own_transaction."""
+    token = _reads_first.set(True)
+    try:
+        yield
+    finally:
+        _reads_first.reset(token)
+
+
+def in_own_transaction(work: Callable[[], T]) -> T:
+    """Run `work` in a transaction of its own and commit it at once (the caller's transaction ends first).
+
+    On SQLite the transaction starts as a reader, so the write lock is held only from the item's first
+    write to its commit. A reader whose snapshot is older than another writer's commit cannot start
+    writing (SQLite answers "database is locked" at once), so the item is then run again on fresh data."""
+    db.session.commit()
+    with reads_first():
+        for attempt in range(1, ITEM_ATTEMPTS + 1):
+            try:
+                result = work()
+                db.session.commit()
+                return result
+            except OperationalError as exc:
+                db.session.rollback()
+                if attempt == ITEM_ATTEMPTS or "database is locked" not in str(exc):
+                    raise
+                time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
 
 
 #: Tables whose rows are never changed or removed once written (DESIGN principle 1).
@@ -109,3 +165,67 @@ def append_only_ddl(dialect: str, table: str) -> list[str]:
             f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
         ]
     raise RuntimeError(f"append-only triggers are not written for {dialect}")
+
+
+class GrantError(Exception):
+    """The app role cannot be limited by grants (missing, a superuser, or an owner)."""
+
+
+def app_role_grants(connection: Any, role: str) -> list[str]:
+    """The GRANT/REVOKE statements (PostgreSQL) that give the app's `role` only what the app needs.
+
+    SELECT and INSERT on every table, UPDATE and DELETE only where rows may change (not on
+    APPEND_ONLY_TABLES), USAGE and SELECT on sequences, USAGE on the schema; everything else it held is
+    revoked first, so running them again after a migration is safe. No TRUNCATE, TRIGGER or REFERENCES,
+    and no ownership: the role cannot disable or drop the append-only triggers. Run as the owner.
+    """
+    if connection.dialect.name != "postgresql":
+        raise GrantError("database roles and grants are for PostgreSQL; SQLite has no roles")
+    found = connection.execute(text(
+        "SELECT rolsuper, rolname = current_user AS is_me FROM pg_roles WHERE rolname = :role"
+    ), {"role": role}).first()
+    if found is None:
+        raise GrantError(f"role {role} does not exist (CREATE ROLE {role} LOGIN PASSWORD '...')")
+    if found.rolsuper:
+        raise GrantError(f"role {role} is a superuser: grants cannot limit it")
+    if found.is_me:
+        raise GrantError(f"role {role} is the role running this (the owner); give the app a role of its own")
+    schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    tables = list(connection.execute(text(
+        "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = :schema ORDER BY tablename"
+    ), {"schema": schema}))
+    for table, owner in tables:
+        if connection.execute(text("SELECT pg_has_role(:role, :owner, 'MEMBER')"),
+                              {"role": role, "owner": owner}).scalar_one():
+            raise GrantError(f"role {role} is (a member of) {owner}, the owner of table {table}")
+    sequences = connection.execute(text(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind = 'S' AND n.nspname = :schema ORDER BY c.relname"
+    ), {"schema": schema}).scalars().all()
+    database = connection.execute(text("SELECT current_database()")).scalar_one()
+
+    quote = connection.dialect.identifier_preparer.quote
+    who, where = quote(role), quote(schema)
+    statements = [
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA {where} FROM {who}",
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {where} FROM {who}",
+        f"REVOKE CREATE ON SCHEMA {where} FROM {who}",
+        f"GRANT CONNECT ON DATABASE {quote(database)} TO {who}",
+        f"GRANT USAGE ON SCHEMA {where} TO {who}",
+    ]
+    for table, _owner in tables:
+        if table == "alembic_version":
+            privileges = "SELECT"
+        elif table in APPEND_ONLY_TABLES:
+            privileges = "SELECT, INSERT"
+        else:
+            privileges = "SELECT, INSERT, UPDATE, DELETE"
+        statements.append(f"GRANT {privileges} ON TABLE {where}.{quote(table)} TO {who}")
+    statements += [f"GRANT USAGE, SELECT ON SEQUENCE {where}.{quote(s)} TO {who}" for s in sequences]
+    return statements
+
+
+def role_can_create(connection: Any, role: str) -> bool:
+    """Whether `role` may still create objects in the current schema (e.g. through PUBLIC before PG 15)."""
+    return bool(connection.execute(text("SELECT has_schema_privilege(:role, current_schema(), 'CREATE')"),
+                                   {"role": role}).scalar_one())

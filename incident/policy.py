@@ -1,6 +1,7 @@
 """Who may see and do what: the one table of access rules used by pages, the API and the CLI."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, or_, true
@@ -94,3 +95,9 @@ def can_do_closure_task(user: User, account, task: str) -> bool:
 def can_view_audit_log(user: User) -> bool:
     """The full audit log is for the PR office; others see their cases' timelines."""
     return user.role == Role.ADMIN
+
+
+def can_change_fake_state(user: User, linked_cases: Iterable[Case]) -> bool:
+    """A known fake's state is recorded by the PR office, or by someone who may edit a case linked to it
+    (that case's department, contractors included, or its assignee); `linked_cases` is every linked case."""
+    return user.role == Role.ADMIN or any(can_edit(user, case) for case in linked_cases)

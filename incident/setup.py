@@ -5,24 +5,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, g, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request, send_from_directory
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from incident import labels, policy
 from incident.audit.service import new_request_id
+from incident.database import MAX_ID
 from incident.dates import format_datetime, parse_iso
 from incident.extensions import babel, csrf, db, login_manager, migrate
 from incident.text import render_markdown
 
-#: The largest id a database integer column holds.
-MAX_ID = 2**63 - 1
-
 MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
+
+# Powerful browser features the app never uses, switched off for its pages (and anything injected).
+_PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), midi=(), payment=(), usb=()"
+)
 
 # Content Security Policy: everything from this app only; no inline script, no framing.
 _CSP = (
@@ -58,6 +63,11 @@ def init_app(app: Flask) -> None:
     from incident import models  # noqa: F401  (register every model with the metadata)
 
     app.url_map.converters["int"] = BoundedIntConverter
+    proxies = int(app.config["PROXY_FIX"] or 0)
+    if proxies:
+        # Trust exactly this many proxies for the client address, scheme, host, port and prefix.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,  # type: ignore[method-assign]
+                                x_port=proxies, x_prefix=proxies)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  (readable Japanese in JSON)
 
     db.init_app(app)
@@ -88,6 +98,7 @@ def init_app(app: Flask) -> None:
     _init_templates(app)
     _init_errors(app)
     _register_blueprints(app)
+    _favicon(app)
     from incident.cli import register_cli
 
     register_cli(app)
@@ -130,6 +141,10 @@ def _init_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", _PERMISSIONS_POLICY)
+        hsts = int(app.config["HSTS_MAX_AGE"] or 0)
+        if request.is_secure and hsts:  # over plain HTTP the header means nothing (RFC 6797 7.2)
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
         response.headers["X-Request-ID"] = g.get("request_id", "")
         if request.endpoint and not request.endpoint.startswith("static"):
             response.headers.setdefault("Cache-Control", "no-store")
@@ -206,6 +221,15 @@ def _init_errors(app: Flask) -> None:
                 response[0].headers["Allow"] = ", ".join(error.valid_methods)
             return response
         return render_template("errors/error.html", code=status, message=message), status
+
+
+def _favicon(app: Flask) -> None:
+    """/favicon.ico, which browsers ask for on every page whatever the page links."""
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return send_from_directory(app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                                   max_age=7 * 24 * 3600)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -1,10 +1,19 @@
-"""Markdown to safe HTML: the one place the application renders user-written Markdown."""
+"""Markdown to safe HTML: the one place the application renders user-written Markdown.
+
+The renderer is cmark-gfm (GitHub's C implementation of CommonMark, through PyPA's `cmarkgfm`): its
+parser is built to run in time linear in the input, and its test suite includes the pathological inputs
+(nested brackets, emphasis runs, deep nesting) that make regex-driven renderers quadratic. Python-Markdown,
+used before, took ~50 s on an 11 KB note of nested brackets. `bench/markdown_bench.py` measures it.
+"""
 from __future__ import annotations
 
-import markdown
+import functools
+import re
+
+import cmarkgfm
 import nh3
-from markdown.extensions import Extension
-from markupsafe import Markup
+from cmarkgfm.cmark import Options
+from markupsafe import Markup, escape
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "strong", "em", "del", "code", "pre", "blockquote",
@@ -13,27 +22,46 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
+#: Rendered texts kept in memory per process: a case page shows the same notes on every view. Small enough
+#: that even the largest notes (20,000 characters) keep it to tens of megabytes.
+CACHE_SIZE = 256
 
-class _EscapeRawHtml(Extension):
-    """Treat raw HTML in Markdown as text: users write notes, not markup."""
+# cmark-gfm can only omit raw HTML, not show it; users write notes, not markup, and expect
+# `<b>` to read as `<b>`. So the parser never sees "<": it is swapped for a Unicode noncharacter
+# (never valid in interchanged text, and removed from the input first) and turned back into an
+# escaped "&lt;" (or "%3C" inside a link target) after rendering. Autolinks such as
+# <https://example.jp/> are kept, since they are links, not HTML.
+_HIDDEN_LT = "\ufdd0"
+_HIDDEN_LT_IN_URL = "%EF%B7%90"
+_AUTOLINK = re.compile("\ufdd0((?:https?://|mailto:)[^\\s>\ufdd0]*)>", re.IGNORECASE)
+_OPTIONS = Options.CMARK_OPT_HARDBREAKS | Options.CMARK_OPT_VALIDATE_UTF8
+#: Elements nested deeper than this make the sanitiser's HTML parser slow down quadratically (it walks
+#: the stack of open elements); no real note nests 40 quotes or lists, so such a text is shown as plain text.
+MAX_NESTING = 40
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
+_VOID_TAGS = {"br", "hr", "img", "input"}
+#: GitHub's tables, ~~strikethrough~~ and bare-URL links (no task lists: their checkboxes are not allowed).
+_EXTENSIONS = ["table", "strikethrough", "autolink"]
 
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API name)
-        md.preprocessors.deregister("html_block")
-        md.inlinePatterns.deregister("html")
+
+def _hide_raw_html(source: str) -> str:
+    """The source with every "<" hidden from the parser, except those opening an autolink."""
+    hidden = source.replace(_HIDDEN_LT, "").replace("<", _HIDDEN_LT)
+    # Linear: a match can only start at a hidden "<" and cannot run past the next one.
+    return _AUTOLINK.sub(r"<\1>", hidden)
 
 
-def render_markdown(source: str | None) -> Markup:
-    """Render Markdown and sanitise it with an allow-list, so no script or handler survives."""
-    if not source:
-        return Markup("")
-    # Raw HTML in the source is escaped rather than passed through, and the output is sanitised
-    # anyway: two layers, because a bug in either alone must not become an XSS.
-    html = markdown.markdown(
-        source,
-        extensions=[_EscapeRawHtml(), "fenced_code", "tables", "sane_lists", "nl2br"],
-        output_format="html",
-    )
-    clean = nh3.clean(
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _render(source: str) -> str:
+    """Sanitised HTML for a Markdown source (cached: the same notes are shown on every view)."""
+    html = cmarkgfm.markdown_to_html_with_extensions(_hide_raw_html(source), options=_OPTIONS,
+                                                     extensions=_EXTENSIONS)
+    html = html.replace(_HIDDEN_LT_IN_URL, "%3C").replace(_HIDDEN_LT, "&lt;").strip()
+    if _too_deep(html):
+        html = _plain_text(source.replace(_HIDDEN_LT, ""))
+    # Raw HTML never reaches the output above, and the output is sanitised anyway: two layers,
+    # because a bug in either alone must not become an XSS.
+    return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
@@ -41,4 +69,27 @@ def render_markdown(source: str | None) -> Markup:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
-    return Markup(clean)
+
+
+def _too_deep(html: str) -> bool:
+    """Whether elements nest deeper than MAX_NESTING in cmark's output (well-formed, so counting tags is exact)."""
+    depth = 0
+    for match in _TAG.finditer(html):
+        if match.group(2).lower() in _VOID_TAGS:
+            continue
+        depth += -1 if match.group(1) else 1
+        if depth > MAX_NESTING:
+            return True
+    return False
+
+
+def _plain_text(source: str) -> str:
+    """The text itself, escaped, line breaks kept: for input too deeply nested to render as Markdown."""
+    return "<p>" + "<br>\n".join(str(escape(line)) for line in source.splitlines()) + "</p>"
+
+
+def render_markdown(source: str | None) -> Markup:
+    """Render Markdown and sanitise it with an allow-list, so no script or handler survives."""
+    if not source:
+        return Markup("")
+    return Markup(_render(source))

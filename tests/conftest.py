@@ -1,5 +1,9 @@
 """Fixtures: a fresh database per test (SQLite, or PostgreSQL when INCIDENT_TEST_DATABASE_URL is
-set), the app, clients, factories, and a query counter."""
+set), the app, clients, factories, and a query counter.
+
+With INCIDENT_TEST_DATABASE_OWNER_URL set as well, the PostgreSQL schema is built, granted and emptied
+as that owner, and the app under test connects as the limited role of INCIDENT_TEST_DATABASE_URL (the
+deployment the README describes); tests needing the owner's powers use `owner_uri`."""
 from __future__ import annotations
 
 import os
@@ -12,13 +16,17 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, make_url, text
 from werkzeug.security import generate_password_hash
 
 from incident import create_app
 from incident.extensions import db
 
 PG_URL = os.environ.get("INCIDENT_TEST_DATABASE_URL", "").strip()
+#: Who builds the PostgreSQL schema: the owner when given, else the app's own role (as before).
+OWNER_URL = (os.environ.get("INCIDENT_TEST_DATABASE_OWNER_URL", "").strip() or PG_URL) if PG_URL else ""
+#: The app under test runs as a role limited by `flask db-grant-app` (PostgreSQL with an owner URL).
+LIMITED_ROLE = bool(PG_URL) and make_url(OWNER_URL).username != make_url(PG_URL).username
 PASSWORD = "correct-horse-battery"
 # Hashing is deliberately slow; compute the factory users' hash once per run.
 PASSWORD_HASH = generate_password_hash(PASSWORD)
@@ -50,20 +58,33 @@ def schema_source(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Migrate once per run: a template SQLite file, or the PostgreSQL test database."""
     instance = tmp_path_factory.mktemp("instance")
     if PG_URL:
-        engine = create_engine(PG_URL)
+        engine = create_engine(OWNER_URL)
         try:
             with engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         except Exception as exc:  # pragma: no cover - a broken CI machine
-            pytest.exit(f"PostgreSQL at INCIDENT_TEST_DATABASE_URL is unreachable: {exc}", returncode=3)
+            pytest.exit(f"PostgreSQL at INCIDENT_TEST_DATABASE_(OWNER_)URL is unreachable: {exc}", returncode=3)
         finally:
             engine.dispose()
-        _upgrade(PG_URL, instance)
+        _upgrade(OWNER_URL, instance)
+        if LIMITED_ROLE:
+            _grant_app_role(OWNER_URL, make_url(PG_URL).username)
         return PG_URL
     template = instance / "template.sqlite3"
     _upgrade(f"sqlite:///{template}", instance)
     return str(template)
+
+
+def _grant_app_role(owner_uri: str, role: str) -> None:
+    """Give the app's role its grants, as `flask db-grant-app ROLE` does after a migration."""
+    from incident.database import app_role_grants
+
+    engine = create_engine(owner_uri)
+    with engine.begin() as conn:
+        for statement in app_role_grants(conn, role):
+            conn.exec_driver_sql(statement)
+    engine.dispose()
 
 
 def _truncate_all(uri: str) -> None:
@@ -81,12 +102,37 @@ def _truncate_all(uri: str) -> None:
 def database_uri(schema_source: str, tmp_path: Path) -> Iterator[str]:
     """A database with the migrated schema and no rows, private to this test."""
     if PG_URL:
-        _truncate_all(PG_URL)
+        _truncate_all(OWNER_URL)
         yield PG_URL
         return
     target = tmp_path / "test.sqlite3"
     shutil.copyfile(schema_source, target)
     yield f"sqlite:///{target}"
+
+
+@pytest.fixture
+def owner_uri(database_uri: str) -> str:
+    """The same database as the schema's owner (on SQLite, and without an owner URL, the app's own)."""
+    return OWNER_URL or database_uri
+
+
+@pytest.fixture
+def limited_role() -> bool:
+    """Whether the app under test runs as a role limited by grants (PostgreSQL with an owner URL)."""
+    return LIMITED_ROLE
+
+
+@pytest.fixture
+def owner_app(app: Flask, owner_uri: str, tmp_path: Path) -> Iterator[Flask]:
+    """The application connected as the schema's owner (`app` itself when they are the same), for the
+    owner's commands such as `flask db-grant-app`."""
+    if owner_uri == app.config["SQLALCHEMY_DATABASE_URI"]:
+        yield app
+        return
+    application = create_app(_base_config(owner_uri, tmp_path))
+    yield application
+    with application.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -318,9 +364,16 @@ def expect_error():
     return assert_error
 
 
+#: Why the database refuses the app an UPDATE or DELETE on an append-only table: the missing grant
+#: when the app runs as its limited role, else the trigger (tests/test_append_only.py checks the
+#: triggers as the owner too).
+APPEND_ONLY_REFUSAL = "permission denied" if LIMITED_ROLE else "append-only"
+
+
 @pytest.fixture
 def refuses_sql():
-    """`refuses_sql(table, statement)`: the database refuses it as append-only and the rows stay as they were."""
+    """`refuses_sql(table, statement)`: the database refuses it to the app (as append-only, or for want
+    of the grant) and the rows stay as they were."""
     from sqlalchemy.exc import DatabaseError
 
     def check(table: str, statement: str) -> None:
@@ -330,7 +383,7 @@ def refuses_sql():
             db.session.execute(text(statement.format(table=table)))
             db.session.commit()
         db.session.rollback()
-        assert "append-only" in str(info.value)
+        assert APPEND_ONLY_REFUSAL in str(info.value)
         assert db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == before
 
     return check

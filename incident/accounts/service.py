@@ -22,6 +22,7 @@ from incident.accounts.models import (
 from incident.audit import service as audit
 from incident.auth.models import Department, User
 from incident.cases.fields import normalise_url
+from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
@@ -94,7 +95,7 @@ def clean_account_fields(raw: dict[str, Any], *, partial: bool) -> dict[str, Any
             department_id = int(value)
         except (TypeError, ValueError):
             raise ValueError(_l("所属を選んでください。")) from None
-        if isinstance(value, bool) or not 0 < department_id < 2**63:  # out of range would be a 500
+        if isinstance(value, bool) or not 0 < department_id <= MAX_ID:  # out of range would be a 500
             raise ValueError(_l("所属を選んでください。"))
         if db.session.get(Department, department_id) is None:
             raise ValueError(_l("所属を選んでください。"))

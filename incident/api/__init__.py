@@ -9,13 +9,11 @@ from flask import Blueprint, g, request
 from flask_babel import lazy_gettext as _l
 
 from incident.auth.models import User
+from incident.database import MAX_ID
 from incident.errors import DomainError, ValidationFailed
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-#: The largest id a database column holds (signed 64-bit); larger numbers are refused, not sent to the
-#: database (SQLite raises OverflowError and PostgreSQL a DataError on them, which would be a 500).
-MAX_ID = 2**63 - 1
 #: Route converter for ids in URLs: an out-of-range id is simply a 404.
 ID = f"int(max={MAX_ID})"
 
@@ -52,7 +50,9 @@ def authenticate() -> None:
     user = user_for_token(token.strip())
     if user is None:
         raise Unauthorized(_l("API トークンが無効です。"))
-    db.session.commit()  # last_used_at, if it changed
+    # Ends the read snapshot taken to find the token (so that it is not older than the token-use
+    # write of a read request) and, for a write request, records the token use.
+    db.session.commit()
     g.api_user = user
 
 
@@ -87,19 +87,46 @@ def json_body() -> dict[str, Any]:
         raise BadRequest(_l("JSON として読めません。"))
     if not isinstance(data, dict):
         raise BadRequest(_l("JSON オブジェクトを送ってください。"))
-    if _has_nul(data):
-        # PostgreSQL cannot store NUL in text; no legitimate input carries one.
-        raise BadRequest(_l("使用できない制御文字（NUL）が含まれています。"))
+    _check_values(data)
     return data
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+#: How deeply a request body may nest: no API field is more than a list of objects deep.
+MAX_JSON_DEPTH = 32
+
+
+def _check_values(data: dict[str, Any]) -> None:
+    """Refuse deep nesting (400), NUL (400) and lone surrogates (422, naming the top-level field).
+
+    Iterative, so that no body can exhaust Python's recursion limit here or in any code after it."""
+    stack: list[tuple[Any, str, int]] = []
+    for key, value in data.items():
+        field = key.encode("utf-8", "backslashreplace").decode("utf-8")  # printable even if it is the culprit
+        stack += [(value, field, 1), (key, field, 1)]
+    while stack:
+        value, field, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(_l("JSON の入れ子が深すぎます。"))
+        if isinstance(value, str):
+            if "\x00" in value:
+                # PostgreSQL cannot store NUL in text; no legitimate input carries one.
+                raise BadRequest(_l("使用できない制御文字（NUL）が含まれています。"))
+            if _has_lone_surrogate(value):
+                raise ValidationFailed(_l("入力内容を確認してください。"),
+                                       fields={field: _l("文字として読めない値（単独のサロゲート）が含まれています。")})
+        elif isinstance(value, dict):
+            stack += [(v, field, depth + 1) for v in value.values()]
+            stack += [(k, field, depth + 1) for k in value]
+        elif isinstance(value, list):
+            stack += [(v, field, depth + 1) for v in value]
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    """JSON's \\ud800 escapes decode to half a character, which no database can store as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
 
 

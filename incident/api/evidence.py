@@ -21,6 +21,7 @@ def evidence_json(row: service.EvidenceRow, case_id: int) -> dict[str, Any]:
         "case_id": e.case_id,
         "offending_item_id": e.offending_item_id,
         "original_name": e.original_name,
+        "file_name": service.download_name(e),
         "content_type": e.content_type,
         "size": e.size,
         "sha256": e.sha256,

@@ -40,6 +40,7 @@ def _detail(fake: FakeAccount) -> dict[str, Any]:
                         "created_at": isoformat(e.created_at)} for e in service.history(fake)]
     body["cases"] = [{"id": c.id, "number": c.number, "title": c.title}
                      for c in service.linked_cases(api_user(), fake)]
+    body["can_change_state"] = service.may_change_state(api_user(), fake)
     return body
 
 
@@ -77,7 +78,7 @@ def get_fake(fake_id: int):
 
 @bp.post(f"/fake-accounts/<{ID}:fake_id>/state")
 def change_state(fake_id: int):
-    """Record a state change {"state", "note"?}."""
+    """Record a state change {"state", "note"?}; 403 unless PR office or an editor of a linked case."""
     fake = service.get_fake(fake_id)
     data = json_body()
     state = require_text(data, "state", max_len=20)

@@ -14,7 +14,7 @@ from incident.extensions import db
 
 
 class AuditLog(db.Model):
-    """Who changed what, when (UTC), from which value to which; append-only in the database."""
+    """Who changed what, when (UTC), from which value to which; append-only in the database, hash-chained."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -28,5 +28,9 @@ class AuditLog(db.Model):
     #: The id of the HTTP request or CLI invocation that made the change.
     request_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: The row_hash of the row before this one (64 zeros for the first): see incident/audit/chain.py.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: SHA-256 (hex) of prev_hash and this row's canonical content.
+    row_hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship()

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import contextvars
-import enum
 import datetime as dt
+import enum
+import json
 import uuid
 from typing import Any
 
 from flask import g, has_request_context
 from sqlalchemy import select
 
+from incident.audit.chain import CONTENT_COLUMNS, canonical_content, chain_hash, chain_head, remember_head
 from incident.audit.models import AuditLog
 from incident.auth.models import User
-from incident.dates import isoformat
+from incident.dates import isoformat, utcnow
 from incident.extensions import db
 
 _cli_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -60,18 +62,28 @@ def record(
     changes: dict[str, tuple[Any, Any]] | None = None,
     case_id: int | None = None,
 ) -> AuditLog:
-    """Add an audit row for a change; the caller's single commit makes both durable together."""
+    """Add an audit row for a change, linked into the hash chain; the caller's single commit makes both
+    durable together."""
+    plain = {k: [_plain(old), _plain(new)] for k, (old, new) in (changes or {}).items()}
+    last_id, last_hash = chain_head()
     row = AuditLog(
+        id=last_id + 1,
         actor_id=actor.id if actor else None,
         action=action,
         object_type=object_type,
         object_id=object_id,
         case_id=case_id,
-        changes={k: [_plain(old), _plain(new)] for k, (old, new) in (changes or {}).items()},
+        # Hash exactly what will be read back (JSON turns tuples into lists, keys into strings).
+        changes=json.loads(json.dumps(plain)),
         request_id=current_request_id(),
+        created_at=utcnow(),
+        prev_hash=last_hash,
     )
+    row.row_hash = chain_hash(last_hash, canonical_content(
+        {name: getattr(row, name) for name in CONTENT_COLUMNS}))
     db.session.add(row)
     db.session.flush()
+    remember_head(row.id, row.row_hash)
     return row
 
 

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from incident import policy
 from incident.audit.service import audit_page
+from incident.cases.fields import parse_id
 from incident.pagination import page_args
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -18,7 +19,10 @@ def index():
     if not policy.can_view_audit_log(current_user):
         abort(404)
     page, per_page = page_args(request.args, strict=False)
-    case_id = request.args.get("case_id", type=int)
+    try:
+        case_id = parse_id(request.args.get("case_id"))
+    except ValueError:
+        case_id = 0  # no case has this number: an empty list, not an error page
     action = (request.args.get("action") or "").strip() or None
     pagination = audit_page(page, per_page, case_id=case_id, action=action)
     args = {k: v for k, v in request.args.items() if k != "page" and v}

@@ -1,18 +1,26 @@
 """Departments, users and API tokens: creating them and checking credentials."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import logging
 import secrets
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from incident.audit import service as audit
 from incident.auth.models import ApiToken, Department, Role, User
+from incident.database import may_write
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
+
+logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "inc_"
 MIN_PASSWORD_LENGTH = 10
@@ -182,10 +190,46 @@ def user_for_token(plain: str) -> User | None:
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     now = utcnow()
-    # Write last-used at most once a minute, so reads through the API stay cheap.
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        token.last_used_at = now
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION:
+        if may_write():
+            token.last_used_at = now  # the caller's write transaction holds the lock already
+        else:
+            _note_token_use(token, now)
     return token.user
+
+
+#: How precisely "last used" is kept: at most one write per token in this time.
+TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
+#: How long a read request waits to record a token's use before it gives up (until the next use).
+TOKEN_USE_WAIT_MS = 250
+
+
+def _note_token_use(token: ApiToken, now: dt.datetime) -> None:
+    """Record when a token was used, in its own short transaction that can never fail the request.
+
+    Written inside a read request's transaction, it would need SQLite's write lock, which a read
+    transaction cannot take while another request writes ("database is locked", a 500)."""
+    try:
+        with db.engine.begin() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:  # wait a moment for a writer, not the usual busy timeout
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {TOKEN_USE_WAIT_MS}")
+            try:
+                connection.execute(
+                    update(ApiToken)
+                    .where(ApiToken.id == token.id)
+                    .where(or_(ApiToken.last_used_at.is_(None),
+                               ApiToken.last_used_at < now - TOKEN_USE_RESOLUTION))
+                    .values(last_used_at=now)
+                )
+            finally:
+                if sqlite:  # the connection goes back to the pool
+                    busy_ms = int(current_app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+    except SQLAlchemyError as exc:  # busy or unreachable: the request goes on; the next use tries again
+        logger.warning("token %s: last use not recorded (%s)", token.id, type(exc).__name__)
+        return
+    set_committed_value(token, "last_used_at", now)  # the session's copy, without making it a change
 
 
 def tokens_of(actor: User) -> list[ApiToken]:

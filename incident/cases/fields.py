@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from incident.accounts.models import Platform
 from incident.cases.models import CaseKind, Severity
+from incident.database import MAX_ID
 from incident.dates import parse_iso, utcnow
 from incident.errors import ValidationFailed
 
@@ -126,7 +127,7 @@ def parse_id(raw: Any) -> int | None:
         value = int(raw)
     except (TypeError, ValueError, OverflowError):
         raise ValueError(_l("番号が正しくありません。")) from None
-    if not 0 <= value <= 2**63 - 1:
+    if not 0 <= value <= MAX_ID:
         raise ValueError(_l("番号が正しくありません。"))
     return value
 

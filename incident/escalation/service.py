@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -165,6 +167,12 @@ class SweepReport:
     climbed: int = 0
     resolved: int = 0
 
+    def add(self, other: "SweepReport") -> None:
+        """Count what another part of the sweep did."""
+        self.raised += other.raised
+        self.climbed += other.climbed
+        self.resolved += other.resolved
+
     def __str__(self) -> str:
         return f"escalations raised {self.raised}, climbed {self.climbed}, resolved {self.resolved}"
 
@@ -224,94 +232,140 @@ def _has_open(case: Case, trigger: str) -> bool:
         Escalation.resolved_at.is_(None)).limit(1)) is not None
 
 
-def _raise_due(now: dt.datetime, report: SweepReport) -> None:
-    from incident.drafts.models import Draft, DraftStatus
+def _raise_for_case(case_id: int, now: dt.datetime) -> SweepReport:
+    """Raise the unacknowledged and step-overdue escalations one open case is due for."""
     from incident.playbooks.service import checklist
 
-    timings = rules().timings
-    open_cases = list(db.session.scalars(select(Case).where(Case.status != CaseStatus.CLOSED).order_by(Case.id)))
-    for case in open_cases:
-        timing = timings[case.severity.value]
-        if case.acknowledged_at is None and case.created_at <= now - dt.timedelta(minutes=timing.unacknowledged_minutes):
-            _raise(case, "unacknowledged", "", str(_l("登録から %(m)d 分、受付されていません。",
-                                                        m=timing.unacknowledged_minutes)),
-                   "assignee", now, report)
-        overdue = [state for state in checklist(case, now=now)
-                   if state.state == "pending" and state.step.required and state.due_at is not None
-                   and state.due_at <= now - dt.timedelta(minutes=timing.step_overdue_minutes)]
-        # One step escalation open per case at a time, naming every overdue step, so a late case raises
-        # one alarm rather than one per step. Its key is the set of overdue steps: once acknowledged,
-        # it comes back only when another step falls overdue.
-        if overdue and not _has_open(case, "step_overdue"):
-            titles = "、".join(f"「{state.step.title_ja}」" for state in overdue)
-            keys = ",".join(sorted(state.step.key for state in overdue))
-            _raise(case, "step_overdue", overdue[0].step.key,
-                   str(_l("必須の手順が期限を過ぎています：%(titles)s", titles=titles)), "assignee", now, report,
-                   key=hashlib.sha256(f"{case.playbook_version}:{keys}".encode()).hexdigest()[:32])
-    waiting = db.session.execute(
-        select(Draft, Case).join(Case, Case.id == Draft.case_id)
-        .where(Draft.status == DraftStatus.SUBMITTED, Case.status != CaseStatus.CLOSED)).all()
-    for draft, case in waiting:
-        limit = timings[case.severity.value].approval_wait_minutes
-        if draft.updated_at <= now - dt.timedelta(minutes=limit):
-            # The draft's version changes with every submission, so a resubmitted draft can escalate again.
-            _raise(case, "approval_wait", f"{draft.id}:{draft.version}",
-                   str(_l("文案 #%(id)d が %(m)d 分以上承認を待っています。", id=draft.id, m=limit)),
-                   "supervisors", now, report)
+    report = SweepReport()
+    case = db.session.get(Case, case_id)
+    if case is None or case.status == CaseStatus.CLOSED:
+        return report
+    timing = rules().timings[case.severity.value]
+    # Everything is read before the first write, which is when SQLite's write lock is taken.
+    overdue = [state for state in checklist(case, now=now)
+               if state.state == "pending" and state.step.required and state.due_at is not None
+               and state.due_at <= now - dt.timedelta(minutes=timing.step_overdue_minutes)]
+    if case.acknowledged_at is None and case.created_at <= now - dt.timedelta(minutes=timing.unacknowledged_minutes):
+        _raise(case, "unacknowledged", "", str(_l("登録から %(m)d 分、受付されていません。",
+                                                    m=timing.unacknowledged_minutes)),
+               "assignee", now, report)
+    # One step escalation open per case at a time, naming every overdue step, so a late case raises
+    # one alarm rather than one per step. Its key is the set of overdue steps: once acknowledged,
+    # it comes back only when another step falls overdue.
+    if overdue and not _has_open(case, "step_overdue"):
+        titles = "、".join(f"「{state.step.title_ja}」" for state in overdue)
+        keys = ",".join(sorted(state.step.key for state in overdue))
+        _raise(case, "step_overdue", overdue[0].step.key,
+               str(_l("必須の手順が期限を過ぎています：%(titles)s", titles=titles)), "assignee", now, report,
+               key=hashlib.sha256(f"{case.playbook_version}:{keys}".encode()).hexdigest()[:32])
+    return report
 
 
-def _resolve_gone(now: dt.datetime, report: SweepReport) -> None:
-    """Every open escalation whose cause went away resolves now, not only when its next level is due."""
-    still_open = list(db.session.scalars(select(Escalation).where(
-        Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None)).order_by(Escalation.id)))
-    for escalation in still_open:
-        case = db.session.get(Case, escalation.case_id)
-        if _still_due(escalation, case, now):
-            continue
-        claimed = db.session.execute(update(Escalation).where(
-            Escalation.id == escalation.id, Escalation.resolved_at.is_(None),
-            Escalation.acknowledged_at.is_(None)).values(resolved_at=now, next_at=None)).rowcount
-        if claimed == 1:
-            _timeline(case, None, "escalation_resolved", escalation)
-            report.resolved += 1
+def _raise_for_draft(draft_id: int, now: dt.datetime) -> SweepReport:
+    """Raise the approval-wait escalation of one submitted draft, if it has waited too long."""
+    from incident.drafts.models import Draft, DraftStatus
+
+    report = SweepReport()
+    draft = db.session.get(Draft, draft_id)
+    if draft is None or draft.status != DraftStatus.SUBMITTED:
+        return report
+    case = db.session.get(Case, draft.case_id)
+    if case.status == CaseStatus.CLOSED:
+        return report
+    limit = rules().timings[case.severity.value].approval_wait_minutes
+    if draft.updated_at <= now - dt.timedelta(minutes=limit):
+        # The draft's version changes with every submission, so a resubmitted draft can escalate again.
+        _raise(case, "approval_wait", f"{draft.id}:{draft.version}",
+               str(_l("文案 #%(id)d が %(m)d 分以上承認を待っています。", id=draft.id, m=limit)),
+               "supervisors", now, report)
+    return report
 
 
-def _climb_due(now: dt.datetime, report: SweepReport) -> None:
+def _resolve_if_gone(escalation_id: int, now: dt.datetime) -> SweepReport:
+    """An open escalation whose cause went away resolves now, not only when its next level is due."""
+    report = SweepReport()
+    escalation = db.session.get(Escalation, escalation_id)
+    if escalation is None or escalation.acknowledged_at is not None or escalation.resolved_at is not None:
+        return report
+    case = db.session.get(Case, escalation.case_id)
+    if _still_due(escalation, case, now):
+        return report
+    claimed = db.session.execute(update(Escalation).where(
+        Escalation.id == escalation.id, Escalation.resolved_at.is_(None),
+        Escalation.acknowledged_at.is_(None)).values(resolved_at=now, next_at=None)).rowcount
+    if claimed == 1:
+        _timeline(case, None, "escalation_resolved", escalation)
+        report.resolved += 1
+    return report
+
+
+def _climb(escalation_id: int, now: dt.datetime) -> SweepReport:
+    """Tell the next level about one unanswered escalation whose time has come."""
+    report = SweepReport()
     levels = rules().levels
-    due = list(db.session.scalars(select(Escalation).where(
-        Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None), Escalation.next_at.is_not(None),
-        Escalation.next_at <= now).order_by(Escalation.id)))
-    for escalation in due:
-        case = db.session.get(Case, escalation.case_id)
-        old_level, old_next = escalation.level, escalation.next_at
-        last = escalation.level >= len(levels) - 1
-        if last and not rules().repeat:
-            db.session.execute(update(Escalation).where(Escalation.id == escalation.id,
-                                                        Escalation.next_at == old_next).values(next_at=None))
-            continue
-        # Claim this step of the climb: only the run whose conditional update matches notifies anyone.
-        claimed = db.session.execute(update(Escalation).where(
-            Escalation.id == escalation.id, Escalation.level == old_level, Escalation.next_at == old_next,
-            Escalation.acknowledged_at.is_(None)).values(next_at=_next_at(case, now))).rowcount
-        if claimed != 1:
-            continue
-        db.session.refresh(escalation)
-        level = _notify_from(escalation, case, old_level if last else old_level + 1, now)
-        if level is None:
-            level = _notify_from(escalation, case, old_level, now)
-        if level is not None and level != old_level:
-            escalation.level = level
-        _timeline(case, None, "escalated", escalation, level=levels[escalation.level])
-        report.climbed += 1
+    escalation = db.session.get(Escalation, escalation_id)
+    if escalation is None or escalation.next_at is None:
+        return report
+    case = db.session.get(Case, escalation.case_id)
+    old_level, old_next = escalation.level, escalation.next_at
+    last = escalation.level >= len(levels) - 1
+    if last and not rules().repeat:
+        db.session.execute(update(Escalation).where(Escalation.id == escalation.id,
+                                                    Escalation.next_at == old_next).values(next_at=None))
+        return report
+    # Claim this step of the climb: only the run whose conditional update matches notifies anyone.
+    claimed = db.session.execute(update(Escalation).where(
+        Escalation.id == escalation.id, Escalation.level == old_level, Escalation.next_at == old_next,
+        Escalation.acknowledged_at.is_(None)).values(next_at=_next_at(case, now))).rowcount
+    if claimed != 1:
+        return report
+    db.session.refresh(escalation)
+    level = _notify_from(escalation, case, old_level if last else old_level + 1, now)
+    if level is None:
+        level = _notify_from(escalation, case, old_level, now)
+    if level is not None and level != old_level:
+        escalation.level = level
+    _timeline(case, None, "escalated", escalation, level=levels[escalation.level])
+    report.climbed += 1
+    return report
 
 
-def sweep(now: dt.datetime | None = None) -> SweepReport:
-    """Raise every escalation that is due and climb every unanswered one by one level (idempotent)."""
+def _inline(work: Callable[[], SweepReport]) -> SweepReport:
+    return work()
+
+
+def sweep(now: dt.datetime | None = None,
+          run_item: Callable[[Callable[[], SweepReport]], SweepReport] = _inline) -> SweepReport:
+    """Raise every escalation that is due and climb every unanswered one by one level (idempotent).
+
+    Each case, draft and escalation is one item, passed to `run_item`. By default all run in the
+    caller's transaction; the worker passes `incident.database.in_own_transaction`, so that each item
+    reads without SQLite's write lock and writes (when it has to) in a transaction of its own, and
+    requests keep writing while thousands of cases are swept. An item's change is complete on its own
+    and every write is conditional, so a sweep cut short, run twice or on two machines leaves nothing
+    half done."""
+    from incident.drafts.models import Draft, DraftStatus
+
     now = now or utcnow()
     report = SweepReport()
-    _resolve_gone(now, report)
-    _raise_due(now, report)
-    _climb_due(now, report)
+    open_escalations = list(db.session.scalars(select(Escalation.id).where(
+        Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None)).order_by(Escalation.id)))
+    open_cases = list(db.session.scalars(
+        select(Case.id).where(Case.status != CaseStatus.CLOSED).order_by(Case.id)))
+    waiting_drafts = list(db.session.scalars(
+        select(Draft.id).join(Case, Case.id == Draft.case_id)
+        .where(Draft.status == DraftStatus.SUBMITTED, Case.status != CaseStatus.CLOSED).order_by(Draft.id)))
+    for escalation_id in open_escalations:
+        report.add(run_item(functools.partial(_resolve_if_gone, escalation_id, now)))
+    for case_id in open_cases:
+        report.add(run_item(functools.partial(_raise_for_case, case_id, now)))
+    for draft_id in waiting_drafts:
+        report.add(run_item(functools.partial(_raise_for_draft, draft_id, now)))
+    due = list(db.session.scalars(select(Escalation.id).where(
+        Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None), Escalation.next_at.is_not(None),
+        Escalation.next_at <= now).order_by(Escalation.id)))
+    for escalation_id in due:
+        report.add(run_item(functools.partial(_climb, escalation_id, now)))
     return report
 
 

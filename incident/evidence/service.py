@@ -5,6 +5,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import re
 import secrets
 import unicodedata
 from pathlib import Path
@@ -20,8 +21,10 @@ from incident.audit import service as audit
 from incident.auth.models import User
 from incident.cases.fields import past_time
 from incident.cases.models import Case, Evidence, EvidenceWithdrawal, OffendingItem, TimelineEvent
+from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import CaseError, NotFound, ValidationFailed
+from incident.evidence.checks import check_content
 from incident.extensions import db
 
 NOTE_MAX = 1000
@@ -29,6 +32,12 @@ REASON_MAX = 1000
 NAME_MAX = 255
 #: What a file is for: what was seen, proof that the city may ask a platform, an ID document.
 PURPOSES = ("capture", "authority_proof", "id_document")
+#: The file name extension of each accepted type: stored and downloaded names end with it.
+EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "application/pdf": ".pdf"}
+#: Other correct spellings, kept as the uploader wrote them.
+_OTHER_EXTENSIONS = {"image/jpeg": (".jpeg",)}
+#: A name suffix that looks like an extension (and is replaced): short, ASCII, with a letter.
+_SUFFIX = re.compile(r"(?=[0-9]*[A-Za-z])[A-Za-z0-9]{1,8}")
 
 
 class TooLarge(ValidationFailed):
@@ -59,6 +68,25 @@ def clean_display_name(raw: Any) -> str:
     return (text or "file")[:NAME_MAX]
 
 
+def name_for_type(name: str, content_type: str) -> str:
+    """The name with the extension of the detected type, stem kept: poly.html holding a PDF is poly.pdf."""
+    ext = EXTENSIONS.get(content_type)
+    if ext is None:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if dot and stem:
+        if "." + suffix.lower() in (ext, *_OTHER_EXTENSIONS.get(content_type, ())):
+            return name
+        if _SUFFIX.fullmatch(suffix):
+            name = stem
+    return name[: NAME_MAX - len(ext)] + ext
+
+
+def download_name(evidence: Evidence) -> str:
+    """The name a file is shown and downloaded under (rows stored before names were fixed too)."""
+    return name_for_type(evidence.original_name, evidence.content_type)
+
+
 def upload_dir() -> Path:
     """The folder evidence files are stored in (created on first use)."""
     folder = Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
@@ -84,7 +112,7 @@ def _item(case: Case, raw: Any) -> OffendingItem | None:
         return None
     try:
         item_id = int(raw)
-        if not 0 < item_id < 2**63:
+        if not 0 < item_id <= MAX_ID:
             raise ValueError
     except (TypeError, ValueError):
         raise _field_error("offending_item_id", _l("番号が正しくありません。")) from None
@@ -105,7 +133,7 @@ def add_evidence(
     offending_item_id: Any = None,
     purpose: Any = None,
 ) -> Evidence:
-    """Store an uploaded file under a random name after checking its content type and size."""
+    """Store an uploaded file under a random name after checking its type, size and content."""
     if not policy.can_edit(actor, case):
         raise NotFound()
     if stream is None:
@@ -141,12 +169,15 @@ def add_evidence(
         content_type = detect_type(head)
         if content_type is None:
             raise _field_error("file", _l("PNG・JPEG・WebP の画像か PDF だけを添付できます（中身で判定します）。"))
+        check_content(target, content_type, int(current_app.config["EVIDENCE_MAX_PIXELS"]))
+        stored_name += EXTENSIONS[content_type]
+        target = target.rename(folder / stored_name)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
     evidence = Evidence(
         case_id=case.id, offending_item_id=item.id if item else None,
-        original_name=clean_display_name(filename), stored_name=stored_name,
+        original_name=name_for_type(clean_display_name(filename), content_type), stored_name=stored_name,
         content_type=content_type, size=size, sha256=digest.hexdigest(), note=note_text,
         captured_at=captured, purpose=purpose, uploaded_by_id=actor.id, uploaded_at=utcnow(),
     )
@@ -249,7 +280,7 @@ def evidence_list(case: Case, *, include_withdrawn: bool = False) -> list[dict[s
     return [
         {
             "id": row.evidence.id,
-            "name": row.evidence.original_name,
+            "name": download_name(row.evidence),
             "content_type": row.evidence.content_type,
             "size": row.evidence.size,
             "sha256": row.evidence.sha256,

@@ -24,18 +24,24 @@ def case_evidence(case: Any) -> list[service.EvidenceRow]:
     return service.evidence_rows(case)
 
 
+@bp.app_template_global("evidence_file_name")
+def evidence_file_name(evidence: Evidence) -> str:
+    """The name an evidence file is shown and downloaded under (its extension from the detected type)."""
+    return service.download_name(evidence)
+
+
 def send_evidence(evidence: Evidence):
-    """The stored file as a download with its detected type and a sanitised name."""
+    """The stored file as a download with its detected type and a sanitised name ending in its extension."""
     path = service.file_path(evidence)
     if not path.is_file():
         from incident.errors import NotFound
 
         raise NotFound()
     # Files are at most EVIDENCE_MAX_BYTES; reading them whole keeps no file handle open.
+    name = service.download_name(evidence)
     response = send_file(io.BytesIO(path.read_bytes()), mimetype=evidence.content_type, as_attachment=True,
-                         download_name=service.ascii_fallback(evidence.original_name), max_age=0,
+                         download_name=service.ascii_fallback(name), max_age=0,
                          conditional=False, etag=False)
-    name = evidence.original_name
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{service.ascii_fallback(name)}"; filename*=UTF-8\'\'{quote(name, safe="")}'
     )

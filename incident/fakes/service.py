@@ -22,8 +22,9 @@ from incident.audit import service as audit
 from incident.auth.models import User
 from incident.cases.fields import TARGET_MAX, _is_web_url
 from incident.cases.models import Case, CaseKind, TimelineEvent
+from incident.database import MAX_ID
 from incident.dates import utcnow
-from incident.errors import Conflict, NotFound, ValidationFailed
+from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
 
 _HANDLE = re.compile(r"^[a-z0-9_.\-]{1,100}$")
@@ -144,7 +145,7 @@ def clean_fake_fields(data: dict[str, Any]) -> dict[str, Any]:
     else:
         try:
             genuine_id = int(genuine)
-            if isinstance(genuine, bool) or not 0 < genuine_id < 2**63:
+            if isinstance(genuine, bool) or not 0 < genuine_id <= MAX_ID:
                 raise ValueError
         except (TypeError, ValueError):
             genuine_id = None
@@ -226,8 +227,19 @@ def link_known_fakes(actor: User, case: Case, targets: list[str]) -> list[FakeAc
 STATES = tuple(FakeAccountState)
 
 
+def may_change_state(actor: User, fake: FakeAccount) -> bool:
+    """Whether the actor may record the fake's state (policy.can_change_fake_state; one query)."""
+    linked = db.session.scalars(
+        select(Case).join(CaseFakeAccount, CaseFakeAccount.case_id == Case.id)
+        .where(CaseFakeAccount.fake_account_id == fake.id)
+    ).all()
+    return policy.can_change_fake_state(actor, linked)
+
+
 def change_state(actor: User, fake: FakeAccount, state: Any, note: Any = "") -> FakeAccountEvent:
     """Record a state change (reported, removed, still live) in the append-only history."""
+    if not may_change_state(actor, fake):
+        raise PermissionDenied(_l("この偽アカウントの状態は、関連する案件の所属か秘書広報課が記録します。"))
     try:
         target = FakeAccountState(state)
     except (ValueError, TypeError):

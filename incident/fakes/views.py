@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from incident.accounts.service import all_accounts
 from incident import labels
 from incident.cases import service as cases
+from incident.cases.fields import parse_id
 from incident.errors import Conflict, ValidationFailed
 from incident.extensions import db
 from incident.fakes import service
@@ -62,9 +63,10 @@ def new_fake():
     raw_case = request.values.get("case_id", "")
     if raw_case:
         try:
-            case = cases.get_case(current_user, int(raw_case))
+            case_id = parse_id(raw_case)
         except ValueError:
-            case = None
+            abort(404)  # like any case that is not there (an out-of-range number must not reach the database)
+        case = cases.get_case(current_user, case_id)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     status = 200
@@ -104,15 +106,20 @@ def new_fake():
 @login_required
 def show(fake_id: int):
     """One fake account: details, state history and the linked cases the user may see."""
-    fake = service.get_fake(fake_id)
+    return _show_page(service.get_fake(fake_id))
+
+
+def _show_page(fake: Any):
+    """The fake's page; the state form only for users who may change the state."""
     return render_template("fakes/show.html", fake=fake, events=service.history(fake),
-                           linked=service.linked_cases(current_user, fake))
+                           linked=service.linked_cases(current_user, fake),
+                           can_change_state=service.may_change_state(current_user, fake))
 
 
 @bp.route("/fakes/<int:fake_id>/state", methods=["POST"])
 @login_required
 def change_state(fake_id: int):
-    """Record a state change (reported, removed, still live)."""
+    """Record a state change (reported, removed, still live); users the rule leaves out get 403."""
     fake = service.get_fake(fake_id)
     try:
         service.change_state(current_user, fake, request.form.get("state", ""), request.form.get("note", ""))
@@ -120,7 +127,6 @@ def change_state(fake_id: int):
     except ValidationFailed as exc:
         db.session.rollback()
         flash(" ".join([str(exc.message), *(str(m) for m in exc.fields.values())]), "error")
-        return render_template("fakes/show.html", fake=fake, events=service.history(fake),
-                               linked=service.linked_cases(current_user, fake)), 422
+        return _show_page(fake), 422
     flash(_("状態を記録しました。"), "success")
     return redirect(url_for("fakes.show", fake_id=fake.id))

@@ -96,11 +96,20 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> DeliveryRep
             if not _claim(mail_id, now):
                 continue
             mail = db.session.get(OutboxMail, mail_id)
+            try:
+                message: EmailMessage | ValueError = build_message(mail)
+            except ValueError as exc:
+                message = exc
+            # Nothing holds the database's write lock while the mail server is slow or unreachable;
+            # the result is recorded below in a short transaction of its own.
+            db.session.commit()
             connecting = server is None
             try:
+                if isinstance(message, ValueError):
+                    raise message
                 if server is None:
                     server = _connect()
-                server.send_message(build_message(mail))
+                server.send_message(message)
             except (OSError, smtplib.SMTPException, ValueError) as exc:
                 server = _close(server)
                 mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -4,8 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy import select
 
 from incident.accounts import service
 from incident.accounts.models import AccountNotice, AccountStatus, ClosureTask, NoticeReceipt
@@ -135,7 +134,7 @@ def test_closure_closes_and_leads_to_checklist(make, client, login):
     assert db.session.scalar(select(db.func.count()).select_from(ClosureTask)) == 2
 
 
-def test_notices_receipts_and_tasks_are_append_only(make):
+def test_notices_receipts_and_tasks_are_append_only(make, refuses_sql):
     account = make.account()
     admin = make.user("admin", account.department)
     notice = service.file_notice(admin, account, {"kind": "closure", "effective_date": "2024-04-01",
@@ -143,13 +142,11 @@ def test_notices_receipts_and_tasks_are_append_only(make):
     service.receive_notice(admin, notice)
     service.complete_closure_task(admin, account, "deleted_on_platform")
     db.session.commit()
-    for statement in ("UPDATE account_notice SET contact = 'y'", "DELETE FROM account_notice",
-                      "UPDATE notice_receipt SET received_by_id = received_by_id", "DELETE FROM closure_task"):
-        with pytest.raises(DatabaseError) as info:
-            db.session.execute(text(statement))
-            db.session.commit()
-        db.session.rollback()
-        assert "append-only" in str(info.value)
+    for table, statement in (("account_notice", "UPDATE {table} SET contact = 'y'"),
+                             ("account_notice", "DELETE FROM {table}"),
+                             ("notice_receipt", "UPDATE {table} SET received_by_id = received_by_id"),
+                             ("closure_task", "DELETE FROM {table}")):
+        refuses_sql(table, statement)
 
 
 def test_warnings_on_registry(make, client, login, app):

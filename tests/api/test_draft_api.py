@@ -1,7 +1,10 @@
 """API v1 drafts: generation from the case, revisions, approval rules, sending, the ledger."""
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 from incident.extensions import db
 
@@ -22,7 +25,7 @@ def impersonation(api, city, make):
         "platform": "x", "url": "https://x.com/ishinomaki_clty", "display_name": "石巻市防災【公式】",
         "genuine_account_id": account.id, "case_id": case_id})
     assert fake.status_code == 201, fake.get_data(as_text=True)
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    png = _png()
     import io
     upload = api("POST", f"/api/v1/cases/{case_id}/evidence", city.responder_a,
                  data={"file": (io.BytesIO(png), "fake_profile.png"), "note": "プロフィール",
@@ -30,6 +33,13 @@ def impersonation(api, city, make):
                  content_type="multipart/form-data")
     assert upload.status_code == 201, upload.get_data(as_text=True)
     return case_id, upload.get_json()["sha256"]
+
+
+def _png() -> bytes:
+    """A real small PNG (evidence images are opened with Pillow)."""
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(out, "PNG")
+    return out.getvalue()
 
 
 def _approved(api, city, case_id, body=None, **create):
@@ -127,7 +137,7 @@ def _other_case(api, user, **fields) -> int:
 def _upload(api, user, case_id: int, name: str, **form):
     import io
 
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    png = _png()
     response = api("POST", f"/api/v1/cases/{case_id}/evidence", user,
                    data={"file": (io.BytesIO(png), name), **form}, content_type="multipart/form-data")
     assert response.status_code == 201, response.get_data(as_text=True)

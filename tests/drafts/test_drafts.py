@@ -7,6 +7,8 @@ import io
 import types
 
 import pytest
+from PIL import Image
+from pypdf import PdfWriter
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
@@ -35,7 +37,6 @@ from incident.playbooks.loader import KINDS
 
 CHECKS = list(service.SECTION4_CHECKS)
 JST = dt.timezone(dt.timedelta(hours=9))
-PNG = b"\x89PNG\r\n\x1a\n"
 CITY_PAGE = "https://www.city.ishinomaki.lg.jp/bousai/notice.html"
 
 
@@ -61,7 +62,19 @@ def staff(app, make, tmp_path):
 
 
 def _png(n: int) -> io.BytesIO:
-    return io.BytesIO(PNG + bytes([n]) * 64)
+    """A real small PNG, different for each n."""
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), (n, n, n)).save(out, "PNG")
+    return io.BytesIO(out.getvalue())
+
+
+def _pdf() -> io.BytesIO:
+    """A real one-page PDF."""
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(72, 72)
+    writer.write(out)
+    return io.BytesIO(out.getvalue())
 
 
 @pytest.fixture
@@ -80,7 +93,7 @@ def impersonation(staff, make):
     wrong = evidence.add_evidence(staff.responder, case, _png(3), "unrelated.png",
                                   captured_at=dt.datetime(2025, 11, 21, 19, 0, tzinfo=JST))
     evidence.withdraw(staff.responder, wrong, "別の案件の画像だった")
-    proof = evidence.add_evidence(staff.responder, case, io.BytesIO(b"%PDF-1.7\n" + b"0" * 64), "list.pdf",
+    proof = evidence.add_evidence(staff.responder, case, _pdf(), "list.pdf",
                                   purpose="authority_proof")
     db.session.commit()
     return types.SimpleNamespace(case=case, account=account, fake=fake, profile=profile, post=post,

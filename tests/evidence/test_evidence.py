@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import pytest
+from PIL import Image
+from pypdf import PdfWriter
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
@@ -13,17 +14,25 @@ from incident.cases.models import Evidence, EvidenceWithdrawal
 from incident.evidence import service
 from incident.extensions import db
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 32
-PDF = b"%PDF-1.7\n" + b"0" * 64
 
 
-@pytest.fixture(autouse=True)
-def upload_dir(app, tmp_path: Path) -> Path:
-    folder = tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = str(folder)
-    return folder
+def image(kind: str) -> bytes:
+    """A real 4×4 image (Pillow checks that uploads open as what their bytes claim)."""
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(out, kind)
+    return out.getvalue()
+
+
+def pdf() -> bytes:
+    """A real one-page PDF without scripts or attachments."""
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(72, 72)
+    writer.write(out)
+    return out.getvalue()
+
+
+PNG, JPEG, WEBP, PDF = image("PNG"), image("JPEG"), image("WEBP"), pdf()
 
 
 @pytest.fixture
@@ -56,7 +65,10 @@ def test_upload_detects_type_by_content(setup, upload_dir, payload, kind):
     assert evidence.captured_at is not None
     assert (upload_dir / evidence.stored_name).read_bytes() == payload
     page = client.get(f"/cases/{case.id}").text
-    assert evidence.sha256 in page and "whatever.bin" in page
+    extension = service.EXTENSIONS[kind]
+    assert evidence.original_name == "whatever" + extension  # the extension of the detected type
+    assert evidence.stored_name.endswith(extension)
+    assert evidence.sha256 in page and "whatever" + extension in page and "whatever.bin" not in page
     assert "証拠ファイルを添付" in page  # the timeline names the event
 
 

@@ -75,6 +75,7 @@ def test_state_history(make, login, client):
     assert response.status_code == 302
     fake = db.session.scalars(select(FakeAccount)).one()
     assert fake.handle == "ishinomaki_fake" and fake.state.value == "live"
+    login(make.user("admin"))  # no case is linked: only the PR office records its state
     assert client.post(f"/fakes/{fake.id}/state", data={"state": "reported", "note": "通報フォームから"}).status_code == 302
     assert client.post(f"/fakes/{fake.id}/state", data={"state": "removed"}).status_code == 302
     assert client.post(f"/fakes/{fake.id}/state", data={"state": "gone"}).status_code == 422
