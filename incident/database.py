@@ -122,19 +122,24 @@ def in_own_transaction(work: Callable[[], T]) -> T:
 
     On SQLite the transaction starts as a reader, so the write lock is held only from the item's first
     write to its commit. A reader whose snapshot is older than another writer's commit cannot start
-    writing (SQLite answers "database is locked" at once), so the item is then run again on fresh data."""
+    writing (SQLite answers "database is locked" at once), so the item is then run again on fresh data;
+    the last of ITEM_ATTEMPTS tries (writers busy all the while) takes the write lock at BEGIN, which
+    cannot go stale, so the item gets done either way."""
     db.session.commit()
-    with reads_first():
-        for attempt in range(1, ITEM_ATTEMPTS + 1):
-            try:
-                result = work()
-                db.session.commit()
-                return result
-            except OperationalError as exc:
-                db.session.rollback()
-                if attempt == ITEM_ATTEMPTS or "database is locked" not in str(exc):
-                    raise
-                time.sleep(0.02 * attempt)
+    for attempt in range(1, ITEM_ATTEMPTS + 1):
+        last = attempt == ITEM_ATTEMPTS
+        token = _reads_first.set(not last)
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except OperationalError as exc:
+            db.session.rollback()
+            if last or "database is locked" not in str(exc):
+                raise
+            time.sleep(0.02 * attempt)
+        finally:
+            _reads_first.reset(token)
     raise AssertionError("unreachable")
 
 

@@ -237,6 +237,7 @@ def test_mixed_load_on_several_workers_answers_no_5xx(served):
     base, tokens, case_ids = served["base"], served["tokens"], served["case_ids"]
     statuses: list[tuple[str, int]] = []
     notes_written = [0]
+    sweep_errors: list[str] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + LOAD_SECONDS
     fresh_tokens = iter(tokens[8:])  # each used once: every one of these reads records a token use
@@ -273,6 +274,8 @@ def test_mixed_load_on_several_workers_answers_no_5xx(served):
             result = subprocess.run([str(BIN / "flask"), "--app", "incident", "escalate", "--now", later],
                                     env=served["env"], capture_output=True, text=True, timeout=60)
             record("sweep", 200 if result.returncode == 0 else 500)
+            if result.returncode:
+                sweep_errors.append(result.stdout + result.stderr)
 
     threads = [threading.Thread(target=reader) for _ in range(4)]
     threads += [threading.Thread(target=writer, args=(i,)) for i in range(3)]
@@ -286,7 +289,7 @@ def test_mixed_load_on_several_workers_answers_no_5xx(served):
     reads = sum(1 for kind, _ in statuses if kind == "read")
     assert reads > 30 and notes_written[0] > 10, statuses[:20]
     assert sum(1 for kind, _ in statuses if kind == "sweep") >= 1
-    assert failures == []
+    assert failures == [], sweep_errors
     assert all(status in (200, 201) for kind, status in statuses if kind != "sweep")
     # Every note answered 201 is there, and nothing else.
     connection = sqlite3.connect(served["database"])
