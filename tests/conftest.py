@@ -146,6 +146,17 @@ def app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def built_apps():
+    """Apps a test builds itself; their database connections are closed afterwards."""
+    apps: list[Flask] = []
+    yield apps
+    for application in apps:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -67,10 +67,9 @@ def uploads(app: Flask, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def new_instance(tmp_path: Path):
+def new_instance(tmp_path: Path, built_apps: list[Flask]):
     """`new_instance(name, database=None, uri=None)`: an app with its own (absent) SQLite file (or `uri`)
     and upload folder."""
-    apps: list[Flask] = []
 
     def make_instance(name: str = "restored", database: Path | None = None, uri: str | None = None) -> Flask:
         folder = tmp_path / name
@@ -80,14 +79,10 @@ def new_instance(tmp_path: Path):
             "SQLALCHEMY_DATABASE_URI": uri or f"sqlite:///{database or folder / 'incident.sqlite3'}",
             "UPLOAD_DIR": str(folder / "uploads"),
         })
-        apps.append(application)
+        built_apps.append(application)
         return application
 
-    yield make_instance
-    for application in apps:
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    return make_instance
 
 
 @pytest.fixture

@@ -14,17 +14,6 @@ SECRET = "a-long-random-production-secret-for-tests"
 
 
 @pytest.fixture
-def built_apps():
-    """Apps a test builds itself; their database connections are closed afterwards."""
-    apps: list = []
-    yield apps
-    for application in apps:
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture
 def production(database_uri: str, tmp_path: Path, built_apps):
     """An app configured as `INCIDENT_ENV=production` would be (CSRF off only to log in by form)."""
 
