@@ -5,13 +5,15 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from incident.boundary import TransactionalFlask
+
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build and configure the Flask application."""
     from incident import config as config_module
     from incident.setup import init_app
 
-    app = Flask(
+    app = TransactionalFlask(
         __name__,
         instance_relative_config=True,
         template_folder="../templates",

@@ -23,10 +23,14 @@ class DomainError(Exception):
 
 
 class ValidationFailed(DomainError):
-    """Input that cannot be accepted; `fields` maps field names to messages."""
+    """Input that cannot be accepted; `fields` maps field names to messages (the summary defaults to
+    asking the user to check the input)."""
 
     status = 422
     code = "validation_failed"
+
+    def __init__(self, message: Any = None, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message or _l("入力内容を確認してください。"), fields)
 
 
 class PermissionDenied(DomainError):

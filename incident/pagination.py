@@ -32,5 +32,5 @@ def page_args(args: Mapping[str, Any], *, strict: bool) -> tuple[int, int]:
     page = number("page", 1, 1, 1_000_000)
     per_page = number("per_page", default, 1, maximum)
     if errors and strict:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields=errors)
+        raise ValidationFailed(fields=errors)
     return page, per_page

@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 
 from incident import labels, policy
 from incident.audit.service import new_request_id
+from incident.boundary import abandon
 from incident.database import MAX_ID
 from incident.dates import format_datetime, parse_iso
 from incident.extensions import babel, csrf, db, login_manager, migrate
@@ -189,20 +190,20 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
-        db.session.rollback()
+        abandon()
         message = _l("フォームの有効期限が切れたか、不正な送信です。ページを再読み込みしてやり直してください。")
         return render_template("errors/error.html", code=400, message=message), 400
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        db.session.rollback()
+        abandon()
         if _wants_json():
             return json_error(error.status, error.code, error.message, error.fields)
         return render_template("errors/error.html", code=error.status, message=error.message), error.status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        db.session.rollback()
+        abandon()
         messages = {
             400: _l("リクエストが正しくありません。"),
             401: _l("ログインが必要です。"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from incident.cases.fields import normalise_target
+from incident.validation import normalise_target
 
 
 @pytest.mark.parametrize("url", [

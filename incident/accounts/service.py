@@ -21,7 +21,7 @@ from incident.accounts.models import (
 )
 from incident.audit import service as audit
 from incident.auth.models import Department, User
-from incident.cases.fields import normalise_url
+from incident.validation import normalise_url
 from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -127,7 +127,7 @@ def clean_account_fields(raw: dict[str, Any], *, partial: bool) -> dict[str, Any
     ):
         errors["operator_name"] = _l("指定管理者・委託業者の名称を入力してください。")
     if errors:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields=errors)
+        raise ValidationFailed(fields=errors)
     return cleaned
 
 
@@ -152,13 +152,11 @@ def update_account(actor: User, account: OfficialAccount, data: dict[str, Any]) 
     start = fields.get("start_date", account.start_date)
     end = fields.get("end_date", account.end_date)
     if start and end and end < start:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={"end_date": _l("運用終了日は運用開始日以降の日付にしてください。")})
+        raise ValidationFailed(fields={"end_date": _l("運用終了日は運用開始日以降の日付にしてください。")})
     merged_operator = fields.get("operator_type", account.operator_type)
     merged_name = fields.get("operator_name", account.operator_name)
     if merged_operator != OperatorType.CITY and not merged_name:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={"operator_name": _l("指定管理者・委託業者の名称を入力してください。")})
+        raise ValidationFailed(fields={"operator_name": _l("指定管理者・委託業者の名称を入力してください。")})
     changes = {k: (getattr(account, k), v) for k, v in fields.items() if getattr(account, k) != v}
     for name, (_old, new) in changes.items():
         setattr(account, name, new)
@@ -247,7 +245,7 @@ def confirm_mfa(actor: User, account: OfficialAccount, enabled: bool = True) -> 
     """Record that someone checked the account's multi-factor authentication (3(3)カ)."""
     _require_department(actor, account)
     if not isinstance(enabled, bool):
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"mfa_enabled": _l("値が正しくありません。")})
+        raise ValidationFailed(fields={"mfa_enabled": _l("値が正しくありません。")})
     now = utcnow()
     changes = {"mfa_enabled": (account.mfa_enabled, enabled), "mfa_confirmed_at": (account.mfa_confirmed_at, now)}
     account.mfa_enabled = enabled
@@ -330,7 +328,7 @@ def clean_notice_fields(raw: dict[str, Any]) -> dict[str, Any]:
     if kind == NoticeKind.CLOSURE and not cleaned.get("details") and "details" not in errors:
         errors["details"] = _l("廃止理由を入力してください。")
     if errors:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields=errors)
+        raise ValidationFailed(fields=errors)
     return cleaned
 
 
@@ -405,7 +403,7 @@ def complete_closure_task(actor: User, account: OfficialAccount, task: str, note
     if account.status != AccountStatus.CLOSED:
         raise Conflict(_l("廃止届の提出後に記録できます。"))
     if not isinstance(note, str) or len(note) > 2000:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"note": _l("2000 文字以内で入力してください。")})
+        raise ValidationFailed(fields={"note": _l("2000 文字以内で入力してください。")})
     if any(item.task == task and item.done for item in closure_checklist(account)):
         raise Conflict(_l("この項目は記録済みです。"))
     row = ClosureTask(account_id=account.id, task=task, note=note.strip(), done_by_id=actor.id)

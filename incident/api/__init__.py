@@ -112,8 +112,7 @@ def _check_values(data: dict[str, Any]) -> None:
                 # PostgreSQL cannot store NUL in text; no legitimate input carries one.
                 raise BadRequest(_l("使用できない制御文字（NUL）が含まれています。"))
             if _has_lone_surrogate(value):
-                raise ValidationFailed(_l("入力内容を確認してください。"),
-                                       fields={field: _l("文字として読めない値（単独のサロゲート）が含まれています。")})
+                raise ValidationFailed(fields={field: _l("文字として読めない値（単独のサロゲート）が含まれています。")})
         elif isinstance(value, dict):
             stack += [(v, field, depth + 1) for v in value.values()]
             stack += [(k, field, depth + 1) for k in value]
@@ -136,13 +135,12 @@ def require_text(data: dict[str, Any], name: str, *, required: bool = True, max_
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={name: _l("文字列で指定してください。")})
+        raise ValidationFailed(fields={name: _l("文字列で指定してください。")})
     value = value.strip()
     if required and not value:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={name: _l("入力してください。")})
+        raise ValidationFailed(fields={name: _l("入力してください。")})
     if len(value) > max_len:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={name: _l("%(max)d 文字以内で入力してください。", max=max_len)})
+        raise ValidationFailed(fields={name: _l("%(max)d 文字以内で入力してください。", max=max_len)})
     return value
 
 
@@ -152,7 +150,7 @@ def require_id(data: dict[str, Any], name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={name: _l("番号が正しくありません。")})
+        raise ValidationFailed(fields={name: _l("番号が正しくありません。")})
     return value
 
 

@@ -22,9 +22,7 @@ def _check_detected_at(data: dict) -> None:
         try:
             parse_iso(raw)
         except OverflowError:
-            raise ValidationFailed(
-                _l("入力内容を確認してください。"),
-                fields={"detected_at": _l("日時は 2026-11-23T10:30 のような形式で入力してください。")},
+            raise ValidationFailed(fields={"detected_at": _l("日時は 2026-11-23T10:30 のような形式で入力してください。")},
             ) from None
         except ValueError:
             pass  # reported by the service with its own message
@@ -39,8 +37,7 @@ def list_cases():
     except ValueError:
         out_of_range = False  # "none", "" or nonsense: the service decides
     if out_of_range:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={"assignee_id": _l("値が正しくありません。")})
+        raise ValidationFailed(fields={"assignee_id": _l("値が正しくありません。")})
     filters = queries.filters_from_args(request.args, strict=True)
     page, per_page = page_args(request.args, strict=True)
     pagination = db.paginate(queries.case_list_query(api_user(), filters),
@@ -59,13 +56,11 @@ def create_case():
         from incident.auth.service import department_by_code
 
         if not isinstance(department, str):
-            raise ValidationFailed(_l("入力内容を確認してください。"),
-                                   fields={"department": _l("所属コードを文字列で指定してください。")})
+            raise ValidationFailed(fields={"department": _l("所属コードを文字列で指定してください。")})
         try:
             department_id = department_by_code(department).id
         except NotFound:
-            raise ValidationFailed(_l("入力内容を確認してください。"),
-                                   fields={"department": _l("その所属はありません。")}) from None
+            raise ValidationFailed(fields={"department": _l("その所属はありません。")}) from None
     require_id(data, "official_account_id")
     _check_detected_at(data)
     case = service.open_case(api_user(), data, department_id=department_id,
@@ -86,16 +81,15 @@ def update_case(case_id: int):
     data = json_body()
     case = service.get_case(api_user(), case_id)
     if "version" not in data:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"version": _l("版番号が必要です。")})
+        raise ValidationFailed(fields={"version": _l("版番号が必要です。")})
     if require_id(data, "version") is None:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"version": _l("版番号が必要です。")})
+        raise ValidationFailed(fields={"version": _l("版番号が必要です。")})
     require_id(data, "official_account_id")
     _check_detected_at(data)
     fields = {k: v for k, v in data.items() if k in service.EDITABLE_FIELDS}
     unknown = sorted(set(data) - set(service.EDITABLE_FIELDS) - {"version"})
     if unknown:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={name: _l("変更できない項目です。") for name in unknown})
+        raise ValidationFailed(fields={name: _l("変更できない項目です。") for name in unknown})
     try:
         service.update_case(api_user(), case, data["version"], fields)
     except Conflict as exc:
@@ -125,13 +119,11 @@ def change_status(case_id: int):
     try:
         target = CaseStatus(raw)
     except ValueError:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={"status": _l("値が正しくありません。")}) from None
+        raise ValidationFailed(fields={"status": _l("値が正しくありません。")}) from None
     reason = require_text(data, "reason", required=False)
     waive = data.get("waive_open_steps", False)
     if not isinstance(waive, bool):
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={"waive_open_steps": _l("true か false で指定してください。")})
+        raise ValidationFailed(fields={"waive_open_steps": _l("true か false で指定してください。")})
     service.change_status(api_user(), case, target, reason, waive_open_steps=waive)
     db.session.commit()
     return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
@@ -143,7 +135,7 @@ def assign(case_id: int):
     data = json_body()
     case = service.get_case(api_user(), case_id)
     if "assignee_id" not in data:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"assignee_id": _l("入力してください。")})
+        raise ValidationFailed(fields={"assignee_id": _l("入力してください。")})
     service.assign(api_user(), case, require_id(data, "assignee_id"))
     db.session.commit()
     return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))

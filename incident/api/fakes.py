@@ -61,7 +61,7 @@ def create_fake():
     data = json_body()
     for name in ("platform", "handle", "url", "display_name"):
         if data.get(name) is not None and not isinstance(data.get(name), str):
-            raise ValidationFailed(_l("入力内容を確認してください。"), fields={name: _l("文字列で指定してください。")})
+            raise ValidationFailed(fields={name: _l("文字列で指定してください。")})
     require_id(data, "genuine_account_id")
     case_id = require_id(data, "case_id")
     case = cases.get_case(api_user(), case_id) if case_id is not None else None

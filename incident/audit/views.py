@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from incident import policy
 from incident.audit.service import audit_page
-from incident.cases.fields import parse_id
+from incident.validation import parse_id
 from incident.pagination import page_args
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")

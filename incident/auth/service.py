@@ -55,8 +55,7 @@ def set_department_contact(actor: User | None, department: Department, contact: 
         raise PermissionDenied(_l("所属の連絡先は、その所属の所属長か秘書広報課が変更します。"))
     text = contact.strip() if isinstance(contact, str) else ""
     if len(text) > CONTACT_MAX or "\x00" in text or "\n" in text or "\r" in text:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={"contact": _l("改行なしの %(max)d 文字以内で入力してください。", max=CONTACT_MAX)})
+        raise ValidationFailed(fields={"contact": _l("改行なしの %(max)d 文字以内で入力してください。", max=CONTACT_MAX)})
     if text != department.contact:
         audit.record(actor, "department.contact", "department", department.id,
                      changes={"contact": (department.contact, text)})

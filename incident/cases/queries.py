@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from incident import policy
 from incident.auth.models import Department, Role, User
-from incident.cases.fields import parse_id
+from incident.validation import parse_id
 from incident.cases.models import (
     Case,
     CaseKind,
@@ -136,5 +136,5 @@ def filters_from_args(args: Any, *, strict: bool) -> CaseFilters:
         q=(args.get("q") or "").strip()[:100] or None,
     )
     if errors and strict:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields=errors)
+        raise ValidationFailed(fields=errors)
     return filters

@@ -14,13 +14,8 @@ from incident import policy
 from incident.accounts.models import OfficialAccount
 from incident.audit import service as audit
 from incident.auth.models import Department, Role, User
-from incident.cases.fields import (
-    clean_case_fields,
-    clean_note_body,
-    clean_targets,
-    normalise_target,
-    parse_id,
-)
+from incident.cases.fields import clean_case_fields, clean_note_body, clean_targets
+from incident.validation import normalise_target, parse_id
 from incident.cases.models import (
     Case,
     CaseCounter,
@@ -86,9 +81,7 @@ def _next_number(year: int) -> int:
 
 def _check_account(account_id: int | None) -> None:
     if account_id is not None and db.session.get(OfficialAccount, account_id) is None:
-        raise ValidationFailed(
-            _l("入力内容を確認してください。"),
-            fields={"official_account_id": _l("その公式アカウントは登録されていません。")},
+        raise ValidationFailed(fields={"official_account_id": _l("その公式アカウントは登録されていません。")},
         )
 
 
@@ -116,8 +109,7 @@ def open_case(
     elif actor.role != Role.ADMIN:
         raise PermissionDenied(_l("他の所属の案件は登録できません。"))
     elif db.session.get(Department, department_id) is None:
-        raise ValidationFailed(
-            _l("入力内容を確認してください。"), fields={"department": _l("その所属はありません。")}
+        raise ValidationFailed(fields={"department": _l("その所属はありません。")}
         )
     now = utcnow()
     year = tokyo_year(now)
@@ -165,8 +157,7 @@ def update_case(actor: User, case: Case, version: Any, data: dict[str, Any]) -> 
         if seen_version is None:
             raise ValueError
     except ValueError:
-        raise ValidationFailed(
-            _l("入力内容を確認してください。"), fields={"version": _l("版番号が必要です。")}
+        raise ValidationFailed(fields={"version": _l("版番号が必要です。")}
         ) from None
     if case.status == CaseStatus.CLOSED:
         raise CaseError(_l("終了した案件は編集できません。先に再開してください。"))
@@ -232,8 +223,7 @@ def change_status(
             from incident.playbooks.service import waive_step
 
             if not reason:
-                raise ValidationFailed(_l("入力内容を確認してください。"),
-                                       fields={"reason": _l("免除する理由を入力してください。")})
+                raise ValidationFailed(fields={"reason": _l("免除する理由を入力してください。")})
             for state in still_open:
                 waive_step(actor, case, state.step.key, reason)
             still_open = []
@@ -245,12 +235,10 @@ def change_status(
                 fields={"steps": ", ".join(s.step.key for s in still_open)},
             )
     if transition.requires_reason and not reason:
-        raise ValidationFailed(
-            _l("入力内容を確認してください。"), fields={"reason": _l("理由を入力してください。")}
+        raise ValidationFailed(fields={"reason": _l("理由を入力してください。")}
         )
     if len(reason) > 1000:
-        raise ValidationFailed(
-            _l("入力内容を確認してください。"), fields={"reason": _l("%(max)d 文字以内で入力してください。", max=1000)}
+        raise ValidationFailed(fields={"reason": _l("%(max)d 文字以内で入力してください。", max=1000)}
         )
     old = case.status
     now = utcnow()
@@ -302,9 +290,7 @@ def assign(actor: User, case: Case, assignee_id: Any) -> Case:
     if wanted:
         assignee = db.session.get(User, wanted) if wanted > 0 else None
         if assignee is None or not policy.can_assign_to(actor, case, assignee):
-            raise ValidationFailed(
-                _l("入力内容を確認してください。"),
-                fields={"assignee_id": _l("この案件に割り当てられない利用者です。")},
+            raise ValidationFailed(fields={"assignee_id": _l("この案件に割り当てられない利用者です。")},
             )
     old = case.assignee
     if (old.id if old else None) == (assignee.id if assignee else None):
@@ -364,7 +350,7 @@ def add_offending_item(
     try:
         value = normalise_target(target)
     except ValueError as exc:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"target": exc.args[0]}) from None
+        raise ValidationFailed(fields={"target": exc.args[0]}) from None
     item = OffendingItem(case_id=case.id, target=value, note=(note or "").strip()[:500],
                          captured_by_id=actor.id,
                          captured_at=as_utc(captured_at) if captured_at else utcnow())

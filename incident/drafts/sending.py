@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from incident import policy
 from incident.accounts.models import FakeAccountState
 from incident.auth.models import User
-from incident.cases.fields import normalise_target, past_time
+from incident.validation import normalise_target, past_time
 from incident.cases.models import Case
 from incident.dates import to_tokyo, utcnow
 from incident.drafts import service
@@ -33,7 +33,7 @@ NOTE_MAX = 2000
 
 
 def _invalid(name: str, message: Any) -> ValidationFailed:
-    return ValidationFailed(_l("入力内容を確認してください。"), fields={name: message})
+    return ValidationFailed(fields={name: message})
 
 
 def today() -> dt.date:

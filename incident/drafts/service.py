@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from incident import policy
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.cases.fields import city_url, parse_id
+from incident.validation import city_url, parse_id
 from incident.cases.models import Case, CaseStatus, OffendingItem, TimelineEvent
 from incident.drafts.context import build_context
 from incident.drafts.models import (
@@ -41,7 +41,7 @@ SCOPES = ("a", "b", "c")
 
 
 def _invalid(name: str, message: Any) -> ValidationFailed:
-    return ValidationFailed(_l("入力内容を確認してください。"), fields={name: message})
+    return ValidationFailed(fields={name: message})
 
 
 def wording() -> Wording:

@@ -82,8 +82,7 @@ def escalate(actor: User, case: Case, reason: Any) -> Escalation:
         raise CaseError(_l("終了した案件はエスカレーションできません。"))
     text = reason.strip() if isinstance(reason, str) else ""
     if not text or len(text) > REASON_MAX or "\x00" in text:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={"reason": _l("理由を %(max)d 文字以内で入力してください。", max=REASON_MAX)})
+        raise ValidationFailed(fields={"reason": _l("理由を %(max)d 文字以内で入力してください。", max=REASON_MAX)})
     now = utcnow()
     start = _level_index("supervisors" if actor.role == Role.RESPONDER else "pr_office")
     escalation = Escalation(case_id=case.id, trigger="manual", reason=text, level=start,

@@ -22,7 +22,7 @@ _FILE_KEYS = frozenset({"/EmbeddedFiles", "/EF"})
 
 
 def _refuse(message: Any) -> ValidationFailed:
-    return ValidationFailed(_l("入力内容を確認してください。"), fields={"file": message})
+    return ValidationFailed(fields={"file": message})
 
 
 def check_content(path: Path, content_type: str, max_pixels: int) -> None:

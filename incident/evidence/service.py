@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from incident import policy
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.cases.fields import past_time
+from incident.validation import past_time
 from incident.cases.models import Case, Evidence, EvidenceWithdrawal, OffendingItem, TimelineEvent
 from incident.database import MAX_ID
 from incident.dates import utcnow
@@ -95,7 +95,7 @@ def upload_dir() -> Path:
 
 
 def _field_error(name: str, message: Any) -> ValidationFailed:
-    return ValidationFailed(_l("入力内容を確認してください。"), fields={name: message})
+    return ValidationFailed(fields={name: message})
 
 
 def _captured_at(raw: Any) -> dt.datetime | None:

@@ -20,7 +20,7 @@ from incident.accounts.models import (
 )
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.cases.fields import TARGET_MAX, _is_web_url
+from incident.validation import TARGET_MAX, is_web_url
 from incident.cases.models import Case, CaseKind, TimelineEvent
 from incident.database import MAX_ID
 from incident.dates import utcnow
@@ -33,7 +33,7 @@ NOTE_MAX = 1000
 
 
 def _invalid(name: str, message: Any) -> ValidationFailed:
-    return ValidationFailed(_l("入力内容を確認してください。"), fields={name: message})
+    return ValidationFailed(fields={name: message})
 
 
 def normalise_handle(raw: Any) -> str | None:
@@ -57,7 +57,7 @@ def normalise_fake_url(raw: Any) -> str | None:
     if not isinstance(raw, str):
         raise ValueError(_l("URL を文字列で入力してください。"))
     text = raw.strip()
-    if len(text) > TARGET_MAX or not _is_web_url(text):
+    if len(text) > TARGET_MAX or not is_web_url(text):
         raise ValueError(_l("http:// または https:// で始まる URL を入力してください。"))
     parts = urlsplit(text)
     host = (parts.hostname or "").lower()
@@ -156,7 +156,7 @@ def clean_fake_fields(data: dict[str, Any]) -> dict[str, Any]:
     if "\x00" in str(data.get("display_name") or ""):
         errors["display_name"] = _l("使用できない文字が含まれています。")
     if errors:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields=errors)
+        raise ValidationFailed(fields=errors)
     return cleaned
 
 

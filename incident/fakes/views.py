@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from incident.accounts.service import all_accounts
 from incident import labels
 from incident.cases import service as cases
-from incident.cases.fields import parse_id
+from incident.validation import parse_id
 from incident.errors import Conflict, ValidationFailed
 from incident.extensions import db
 from incident.fakes import service

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from incident import policy
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.cases.fields import city_url, normalise_target
+from incident.validation import city_url, normalise_target
 from incident.cases.models import Case, TimelineEvent
 from incident.dates import utcnow
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
@@ -170,16 +170,14 @@ def _reason(raw: Any, required: bool) -> str:
     if raw is None:
         raw = ""
     if not isinstance(raw, str):
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"reason": _l("文字列で入力してください。")})
+        raise ValidationFailed(fields={"reason": _l("文字列で入力してください。")})
     text = raw.strip()
     if "\x00" in text:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={"reason": _l("使用できない制御文字（NUL）が含まれています。")})
+        raise ValidationFailed(fields={"reason": _l("使用できない制御文字（NUL）が含まれています。")})
     if required and not text:
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"reason": _l("理由を入力してください。")})
+        raise ValidationFailed(fields={"reason": _l("理由を入力してください。")})
     if len(text) > REASON_MAX:
-        raise ValidationFailed(_l("入力内容を確認してください。"),
-                               fields={"reason": _l("%(max)d 文字以内で入力してください。", max=REASON_MAX)})
+        raise ValidationFailed(fields={"reason": _l("%(max)d 文字以内で入力してください。", max=REASON_MAX)})
     return text
 
 
@@ -193,7 +191,7 @@ def _step_data(step: Step, raw: dict[str, Any], actor: User, case: Case) -> tupl
         try:
             data["url"] = normalise_target(raw.get("url"))
         except ValueError as exc:
-            raise ValidationFailed(_l("入力内容を確認してください。"), fields={"url": exc.args[0]}) from None
+            raise ValidationFailed(fields={"url": exc.args[0]}) from None
     elif step.input == "prohibited_item":
         item = raw.get("prohibited_item")
         try:
@@ -201,15 +199,14 @@ def _step_data(step: Step, raw: dict[str, Any], actor: User, case: Case) -> tupl
         except (TypeError, ValueError):
             number = 0
         if isinstance(item, bool) or not 1 <= number <= 10:
-            raise ValidationFailed(_l("入力内容を確認してください。"),
-                                   fields={"prohibited_item": _l("運用ポリシーの禁止事項 (1)〜(10) から選んでください。")})
+            raise ValidationFailed(fields={"prohibited_item": _l("運用ポリシーの禁止事項 (1)〜(10) から選んでください。")})
         data["prohibited_item"] = number
     elif step.input == "fake_account":
         target = raw.get("url") or raw.get("handle")
         try:
             data["target"] = normalise_target(target)
         except ValueError as exc:
-            raise ValidationFailed(_l("入力内容を確認してください。"), fields={"url": exc.args[0]}) from None
+            raise ValidationFailed(fields={"url": exc.args[0]}) from None
         for name in ("platform", "display_name", "first_seen"):
             value = raw.get(name)
             if isinstance(value, str) and value.strip():
@@ -293,7 +290,7 @@ def decide(actor: User, case: Case, key: str, answer: Any, reason: Any) -> StepE
     if state.state != PENDING:
         raise CaseError(_l("この判断はすでに記録済みです。変えるには「取り消す」で訂正してください。"))
     if not isinstance(answer, bool):
-        raise ValidationFailed(_l("入力内容を確認してください。"), fields={"answer": _l("はい・いいえで答えてください。")})
+        raise ValidationFailed(fields={"answer": _l("はい・いいえで答えてください。")})
     return _record(actor, case, state, "decide", answer=answer, reason=_reason(reason, required=True))
 
 
