@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := incident
 
-.PHONY: run test bench setup db translations extract-messages clean
+.PHONY: run test lint bench setup db translations extract-messages clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -49,9 +49,14 @@ run: db
 	  $(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/flask run --host $(HOST) --port $(PORT)
 
+# Lint and type checks (settings in pyproject.toml), run before the suite.
+lint: setup
+	$(BIN)/ruff check incident tests bench
+	$(BIN)/mypy
+
 # The suite runs on SQLite, then again on PostgreSQL when INCIDENT_TEST_DATABASE_URL is set
 # (.ci/run sets it; under CI=true it must be set). Browser tests run in the SQLite pass.
-test: setup
+test: setup lint
 	INCIDENT_TEST_DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$INCIDENT_TEST_DATABASE_URL" ]; then \
 	  echo "== the same suite on PostgreSQL =="; \
@@ -67,4 +72,4 @@ bench: setup
 	$(BIN)/python bench/markdown_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,7 +1,8 @@
 """Social-media incident response for a city government: the application factory."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 

@@ -24,7 +24,9 @@ class TransactionalFlask(Flask):
     A response of 400 or more, or a request a view `refused`, is rolled back instead.
     """
 
-    def dispatch_request(self) -> ResponseReturnValue:  # type: ignore[override]
+    def dispatch_request(self) -> ResponseReturnValue:
+        # `g` outlives the request when an app context was already pushed (tests, scripts): start clean.
+        g.pop("transaction_refused", None)
         response = self.make_response(super().dispatch_request())
         if response.status_code < 400 and not g.get("transaction_refused"):
             db.session.commit()
@@ -55,7 +57,8 @@ def refuse(error: DomainError, form: Any = None) -> None:
 
 def command(f: F) -> F:
     """A CLI command in one transaction: committed when it returns, rolled back when it raises; a
-    domain error becomes its message on standard error and exit status 1."""
+    domain error becomes its message on standard error and exit status 1. The text the command returns
+    is printed after the commit, so nothing is reported done (or a token shown) that was not saved."""
 
     @functools.wraps(f)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -69,7 +72,8 @@ def command(f: F) -> F:
             db.session.rollback()
             raise
         db.session.commit()
-        return result
+        if result is not None:
+            click.echo(result)
 
     return run  # type: ignore[return-value]
 

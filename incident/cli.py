@@ -9,10 +9,10 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from incident import boundary
 from incident.audit.service import new_request_id, set_cli_request_id
 from incident.auth import service as auth_service
 from incident.auth.models import Role, User
-from incident.errors import DomainError
 from incident.database import in_own_transaction, reads_first
 from incident.extensions import db
 
@@ -21,42 +21,30 @@ user_cli = AppGroup("user", help="Manage users.")
 token_cli = AppGroup("token", help="Manage personal API tokens.")
 
 
-def _fail(error: DomainError) -> None:
-    db.session.rollback()
-    messages = [str(error.message)] + [f"{k}: {v}" for k, v in error.fields.items()]
-    raise click.ClickException(" ".join(messages))
-
-
 @department_cli.command("create")
 @click.argument("code")
 @click.argument("name")
 @click.option("--contact", default="", help="Phone / e-mail printed on press and public notices.")
-def department_create(code: str, name: str, contact: str) -> None:
+@boundary.command
+def department_create(code: str, name: str, contact: str) -> str:
     """Create a department with a short CODE and its NAME."""
     set_cli_request_id(new_request_id())
-    try:
-        department = auth_service.create_department(None, code, name)
-        if contact:
-            auth_service.set_department_contact(None, department, contact)
-        db.session.commit()
-    except DomainError as exc:
-        _fail(exc)
-    click.echo(f"department {department.code}: {department.name}")
+    department = auth_service.create_department(None, code, name)
+    if contact:
+        auth_service.set_department_contact(None, department, contact)
+    return f"department {department.code}: {department.name}"
 
 
 @department_cli.command("contact")
 @click.argument("code")
 @click.argument("contact")
-def department_contact(code: str, contact: str) -> None:
+@boundary.command
+def department_contact(code: str, contact: str) -> str:
     """Set the CONTACT (phone, e-mail) printed on the department's press and public notices."""
     set_cli_request_id(new_request_id())
-    try:
-        department = auth_service.department_by_code(code)
-        auth_service.set_department_contact(None, department, contact)
-        db.session.commit()
-    except DomainError as exc:
-        _fail(exc)
-    click.echo(f"department {department.code}: {department.contact}")
+    department = auth_service.department_by_code(code)
+    auth_service.set_department_contact(None, department, contact)
+    return f"department {department.code}: {department.contact}"
 
 
 @user_cli.command("create")
@@ -66,55 +54,47 @@ def department_contact(code: str, contact: str) -> None:
 @click.option("--department", "department_code", required=True, help="Department code.")
 @click.option("--organisation", default=None, help="Contractor / designated manager name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@boundary.command
 def user_create(email: str, name: str, role: str, department_code: str,
-                organisation: str | None, password_stdin: bool) -> None:
+                organisation: str | None, password_stdin: bool) -> str:
     """Create a user; the password is asked for (or read from standard input)."""
     set_cli_request_id(new_request_id())
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        department = auth_service.department_by_code(department_code)
-        user = auth_service.create_user(None, email=email, name=name, role=role,
-                                        department=department, password=password,
-                                        organisation=organisation)
-        db.session.commit()
-    except DomainError as exc:
-        _fail(exc)
-    click.echo(f"user {user.email} ({user.role.value}, {department.code})")
+    department = auth_service.department_by_code(department_code)
+    user = auth_service.create_user(None, email=email, name=name, role=role,
+                                    department=department, password=password,
+                                    organisation=organisation)
+    return f"user {user.email} ({user.role.value}, {department.code})"
 
 
 @token_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="cli", help="What the token is for.")
-def token_create(email: str, name: str) -> None:
+@boundary.command
+def token_create(email: str, name: str) -> str:
     """Create an API token for EMAIL and print only the token."""
     set_cli_request_id(new_request_id())
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
         raise click.ClickException(f"no user {email}")
-    try:
-        _token, plain = auth_service.create_token(user, name)
-        db.session.commit()
-    except DomainError as exc:
-        _fail(exc)
-    click.echo(plain)
+    _token, plain = auth_service.create_token(user, name)
+    return plain
 
 
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when users already exist.")
-def seed_demo(if_empty: bool) -> None:
+@boundary.command
+def seed_demo(if_empty: bool) -> str:
     """Load demo departments, users, accounts and cases; print the demo logins."""
     from incident.demo import load_demo
 
     set_cli_request_id(new_request_id())
     if if_empty and db.session.scalar(select(func.count(User.id))):
-        click.echo("Demo data: users exist already, nothing loaded. Logins: instance/demo-logins.txt")
-        return
-    logins = load_demo()
-    db.session.commit()
-    click.echo(logins)
+        return "Demo data: users exist already, nothing loaded. Logins: instance/demo-logins.txt"
+    return load_demo()
 
 
 @click.group("playbooks")
@@ -148,7 +128,7 @@ def playbooks_check(directory: str | None) -> None:
         for problem in problems:
             click.echo(problem, err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {folder}")
-    for kind, playbook in sorted(load_all(folder).items()):
+    for _kind, playbook in sorted(load_all(folder).items()):
         click.echo(f"{playbook.path}: {len(playbook.steps)} steps, version {playbook.version[:12]}")
     click.echo(f"drafts/: {len(wording.templates)} templates; platforms.toml: {len(wording.platforms)} platforms")
     click.echo(f"escalation.toml: levels {' → '.join(rules.levels)}, repeat {rules.repeat}")

@@ -5,7 +5,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 REIWA_START = dt.date(2019, 5, 1)
 HEISEI_START = dt.date(1989, 1, 8)
 

@@ -12,6 +12,7 @@ from incident.auth import service as auth
 from incident.cases import service as cases
 from incident.cases.models import CaseStatus
 from incident.dates import utcnow
+from incident.fakes.service import record_fake
 
 DEPARTMENTS = [
     ("hisho-koho", "総務部 秘書広報課"),
@@ -86,8 +87,6 @@ def load_demo() -> str:
     cases.assign(chief, fake, responder.id)
     cases.acknowledge(responder, fake)
     cases.add_note(responder, fake, "偽アカウントのプロフィールとDMのスクリーンショットを保存した。")
-    from incident.fakes.service import record_fake
-
     # The fake as a known account, so the takedown request and the warning to citizens name it.
     record_fake(responder, {"platform": "x", "url": "https://x.com/ishinomaki_kanko_fake",
                             "display_name": "石巻市観光課【公式】", "genuine_account_id": tourism.id}, fake)

@@ -1,6 +1,8 @@
 """The Flask extensions, created unbound so every module can import them without cycles."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -26,6 +28,16 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # What `db.Model` is to a type checker: Flask-SQLAlchemy builds it at run time from `Base`, so mypy
+    # cannot see through it; models subclass `Model` and are typed against the declared base.
+    class Model(Base):
+        """Base class of every model."""
+
+        __abstract__ = True
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

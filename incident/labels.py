@@ -1,56 +1,30 @@
-"""Display labels for enums, in one place so pages, mail and exports say the same thing."""
+"""Display labels for enums, in one place so pages, mail and exports say the same thing.
+
+Tables a domain needs itself (case kinds and statuses, platforms, operators, fake states, escalation
+triggers) are defined in that domain's models and imported here, so pages still find them all here."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectChoice
+from wtforms import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 predates WTForms 3.3's SelectChoice
 
-from incident.accounts.models import FakeAccountState, OperatorType, Platform
+from incident.accounts.models import FAKE_STATE_LABELS, OPERATOR_LABELS, PLATFORM_LABELS  # noqa: F401
 from incident.auth.models import Role
-from incident.cases.models import CaseKind, CaseStatus, Severity
+from incident.cases.models import KIND_LABELS, STATUS_LABELS, Severity  # noqa: F401
 from incident.drafts.models import DraftStatus, DraftType
+from incident.escalation.models import ESCALATION_TRIGGER_LABELS  # noqa: F401
 
-KIND_LABELS = {
-    CaseKind.FLAMING: _l("炎上"),
-    CaseKind.IMPERSONATION: _l("なりすまし"),
-    CaseKind.FALSE_INFORMATION: _l("事実と反する内容"),
-    CaseKind.ACCOUNT_TAKEOVER: _l("乗っ取り"),
-}
 SEVERITY_LABELS = {
     Severity.HIGH: _l("高"),
     Severity.MEDIUM: _l("中"),
     Severity.LOW: _l("低"),
 }
-STATUS_LABELS = {
-    CaseStatus.NEW: _l("新規"),
-    CaseStatus.RESPONDING: _l("対応中"),
-    CaseStatus.MONITORING: _l("経過観察"),
-    CaseStatus.CLOSED: _l("終了"),
-}
 ROLE_LABELS = {
     Role.RESPONDER: _l("担当者"),
     Role.SUPERVISOR: _l("所属長"),
     Role.ADMIN: _l("秘書広報課"),
-}
-PLATFORM_LABELS = {
-    Platform.X: "X",
-    Platform.FACEBOOK: "Facebook",
-    Platform.INSTAGRAM: "Instagram",
-    Platform.LINE: "LINE",
-    Platform.YOUTUBE: "YouTube",
-    Platform.TIKTOK: "TikTok",
-    Platform.OTHER: _l("その他"),
-}
-OPERATOR_LABELS = {
-    OperatorType.CITY: _l("市（担当課）"),
-    OperatorType.DESIGNATED_MANAGER: _l("指定管理者"),
-    OperatorType.CONTRACTOR: _l("委託業者"),
-}
-FAKE_STATE_LABELS = {
-    FakeAccountState.LIVE: _l("存続中"),
-    FakeAccountState.REPORTED: _l("通報済み"),
-    FakeAccountState.REMOVED: _l("削除済み"),
 }
 #: What an evidence file is for (takedown forms ask for proof of authority or an ID).
 EVIDENCE_PURPOSE_LABELS = {
@@ -202,12 +176,6 @@ TAKEDOWN_ASK_LABELS = {
 }
 
 # ---- escalation and notifications ----
-ESCALATION_TRIGGER_LABELS = {
-    "manual": _l("手動のエスカレーション"),
-    "unacknowledged": _l("受付されないまま時間が過ぎた"),
-    "step_overdue": _l("必須の手順が期限を過ぎた"),
-    "approval_wait": _l("文案が承認待ちのまま時間が過ぎた"),
-}
 ESCALATION_LEVEL_LABELS = {
     "assignee": _l("担当者"),
     "supervisors": _l("所属長"),

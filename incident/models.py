@@ -27,7 +27,6 @@ from incident.cases.models import (  # noqa: F401
     Severity,
     TimelineEvent,
 )
-from incident.playbooks.models import PlaybookVersion, StepEvent  # noqa: F401
 from incident.drafts.models import (  # noqa: F401
     Draft,
     DraftCheck,
@@ -41,3 +40,4 @@ from incident.drafts.models import (  # noqa: F401
 )
 from incident.escalation.models import Escalation, EscalationNotice  # noqa: F401
 from incident.notifications.models import EmailPreference, Notification, OutboxMail  # noqa: F401
+from incident.playbooks.models import PlaybookVersion, StepEvent  # noqa: F401

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, abort, g, jsonify, render_template, request, send_from_directory
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -63,13 +64,20 @@ def init_app(app: Flask) -> None:
     """Attach everything the application needs to `app`."""
     from incident import models  # noqa: F401  (register every model with the metadata)
 
+    # The domains that react to case and draft signals subscribe when their modules are imported.
+    from incident.escalation import service as _escalation  # noqa: F401
+    from incident.fakes import service as _fakes  # noqa: F401
+    from incident.notifications import hooks as _hooks  # noqa: F401
+    from incident.playbooks import service as _playbooks  # noqa: F401
+
     app.url_map.converters["int"] = BoundedIntConverter
     proxies = int(app.config["PROXY_FIX"] or 0)
     if proxies:
         # Trust exactly this many proxies for the client address, scheme, host, port and prefix.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,  # type: ignore[method-assign]
                                 x_port=proxies, x_prefix=proxies)
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  (readable Japanese in JSON)
+    # Readable Japanese in JSON; the app keeps Flask's default provider, which has the setting.
+    cast(DefaultJSONProvider, app.json).ensure_ascii = False
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
@@ -218,7 +226,7 @@ def _init_errors(app: Flask) -> None:
             codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                      405: "method_not_allowed", 413: "too_large"}
             response = json_error(status, codes.get(status, "error"), message)
-            if status == 405 and getattr(error, "valid_methods", None):
+            if isinstance(error, MethodNotAllowed) and error.valid_methods:
                 response[0].headers["Allow"] = ", ".join(error.valid_methods)
             return response
         return render_template("errors/error.html", code=status, message=message), status
@@ -236,6 +244,7 @@ def _favicon(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from incident.accounts.views import bp as accounts_bp
     from incident.api import bp as api_bp
+    from incident.api import init_app as init_api
     from incident.audit.views import bp as audit_bp
     from incident.auth.views import bp as auth_bp
     from incident.cases.views import bp as cases_bp
@@ -249,9 +258,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(public_accounts_bp)
     app.register_blueprint(audit_bp)
+    from incident.drafts.disclosure_views import bp as disclosure_bp
     from incident.evidence.views import bp as evidence_bp
     from incident.fakes.views import bp as fakes_bp
-    from incident.drafts.disclosure_views import bp as disclosure_bp
 
     app.register_blueprint(evidence_bp)
     app.register_blueprint(fakes_bp)
@@ -264,5 +273,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(escalation_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(disclosure_bp)
-    app.register_blueprint(api_bp)
+    init_api(app)  # the API blueprint with its OpenAPI document and docs page
     csrf.exempt(api_bp)

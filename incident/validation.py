@@ -111,7 +111,7 @@ def parse_id(raw: Any) -> int | None:
     """A database id from a form or JSON value: None for empty, ValueError when not a usable id."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, bool) or isinstance(raw, float):
+    if isinstance(raw, (bool, float)):
         raise ValueError(_l("番号が正しくありません。"))
     try:
         value = int(raw)

@@ -1,11 +1,20 @@
 """Fixtures: a fresh database per test (SQLite, or PostgreSQL when INCIDENT_TEST_DATABASE_URL is
 set), the app, clients, factories, and a query counter.
 
+Building an app costs more than most tests, so `app` is one application per run (SharedApp): every test
+still gets an empty database (the SQLite file is replaced by a copy of the migrated template, or
+PostgreSQL's tables are emptied), and the app's config and extensions are put back after each test; a test
+that changes anything else of the app (routes, hooks, template globals) gets it rebuilt for the next one.
+Tests needing an app of their own (other settings, CLI start-up, a second connection) build it with
+`create_app` and list it in `built_apps`.
+
 With INCIDENT_TEST_DATABASE_OWNER_URL set as well, the PostgreSQL schema is built, granted and emptied
 as that owner, and the app under test connects as the limited role of INCIDENT_TEST_DATABASE_URL (the
 deployment the README describes); tests needing the owner's powers use `owner_uri`."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import shutil
 import types
@@ -17,6 +26,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy.engine import Engine
 from werkzeug.security import generate_password_hash
 
 from incident import create_app
@@ -28,8 +38,10 @@ OWNER_URL = (os.environ.get("INCIDENT_TEST_DATABASE_OWNER_URL", "").strip() or P
 #: The app under test runs as a role limited by `flask db-grant-app` (PostgreSQL with an owner URL).
 LIMITED_ROLE = bool(PG_URL) and make_url(OWNER_URL).username != make_url(PG_URL).username
 PASSWORD = "correct-horse-battery"
-# Hashing is deliberately slow; compute the factory users' hash once per run.
-PASSWORD_HASH = generate_password_hash(PASSWORD)
+# Hashing is deliberately slow (scrypt, ~0.2 s per login); the factory users' hash is computed once per run,
+# with cheap parameters since logging in checks it each time: the login still verifies a real hash, and
+# the app's own hashing (set_password, the unknown-user dummy) keeps its defaults.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 
 
 def _base_config(uri: str, instance: Path) -> dict[str, Any]:
@@ -87,27 +99,165 @@ def _grant_app_role(owner_uri: str, role: str) -> None:
     engine.dispose()
 
 
-def _truncate_all(uri: str) -> None:
-    """Empty every table on PostgreSQL (TRUNCATE is not UPDATE/DELETE: the triggers allow it)."""
-    engine = create_engine(uri)
+def _empty_postgresql(engine: Engine) -> None:
+    """Empty every table on PostgreSQL and restart its sequences, as the schema's owner.
+
+    TRUNCATE of every table takes about a second (new files for each table and index); deleting the rows
+    of the tables that have any takes milliseconds. One statement deletes them all, so the foreign keys
+    (NO ACTION, checked at its end) allow any order, and the append-only triggers are switched off only
+    inside this transaction (other connections never see them off)."""
     with engine.begin() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-        ))]
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(text("SET LOCAL lock_timeout = '60s'"))  # a leaked transaction fails the test, not hangs
+        tables = conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+        )).scalars().all()
+        filled = conn.execute(text(" UNION ALL ".join(
+            f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM \"{table}\")" for table in tables))).scalars().all()
+        if filled:
+            triggers = conn.execute(text(
+                "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND c.relname = ANY(:filled) "
+                "AND c.relnamespace = current_schema()::regnamespace"), {"filled": list(filled)}).all()
+            for table, trigger in triggers:
+                conn.exec_driver_sql(f'ALTER TABLE "{table}" DISABLE TRIGGER "{trigger}"')
+            conn.exec_driver_sql("WITH " + ", ".join(f'd{n} AS (DELETE FROM "{table}")'
+                                                     for n, table in enumerate(filled)) + " SELECT 1")
+            for table, trigger in triggers:
+                conn.exec_driver_sql(f'ALTER TABLE "{table}" ENABLE TRIGGER "{trigger}"')
+        used = conn.execute(text(
+            "SELECT sequencename, start_value FROM pg_sequences WHERE schemaname = current_schema() "
+            "AND last_value IS NOT NULL")).all()
+        for name, start in used:  # as TRUNCATE ... RESTART IDENTITY did: ids start at 1 again
+            conn.execute(text("SELECT setval(:name, :start, false)"), {"name": f'"{name}"', "start": start})
+
+
+def _fresh_sqlite(template: str, target: Path) -> None:
+    """Put an empty migrated database at `target`, whose connections are closed: a copy of the template
+    renamed over it, after removing the old file's WAL and shared-memory files (SQLite would apply a
+    leftover WAL to the new file)."""
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    scratch = target.with_name(target.name + ".new")
+    shutil.copyfile(template, scratch)
+    os.replace(scratch, target)
+
+
+#: Extensions holding data loaded from files, compared by value after each test (see SharedApp).
+_LOADED_EXTENSIONS = ("playbooks", "wording", "escalation")
+
+
+def _data(value: Any) -> Any:
+    """A plain snapshot of loaded data (dataclasses, dicts, lists) to compare by value."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value), {f.name: _data(getattr(value, f.name)) for f in dataclasses.fields(value)})
+    if isinstance(value, dict):
+        return {key: _data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_data(item) for item in value]
+    return value
+
+
+class SharedApp:
+    """The application the `app` fixture gives every test, built on first use.
+
+    After each test, `reset` puts back its config and extensions and checks that nothing else was changed
+    (routes, request hooks, error handlers, template globals and filters, the loaded playbooks, wording and
+    escalation rules); if something was, the app is dropped and the next test gets a new one."""
+
+    def __init__(self, uri: str, instance: Path) -> None:
+        self.uri = uri
+        self.instance = instance
+        self.app: Flask | None = None
+        self.built = 0
+
+    def get(self) -> Flask:
+        """The shared app, built when there is none yet."""
+        if self.app is None:
+            self.app = create_app(_base_config(self.uri, self.instance))
+            self.built += 1
+            self._config = copy.deepcopy(dict(self.app.config))
+            self._extensions = dict(self.app.extensions)
+            self._objects, self._values = self.shape(self.app)
+        return self.app
+
+    def dispose(self) -> None:
+        """Close the app's database connections (before its database is replaced)."""
+        if self.app is not None:
+            with self.app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+    @staticmethod
+    def shape(app: Flask) -> tuple[list[tuple[Any, ...]], list[Any]]:
+        """What a test must leave as it was: (where, object) pairs compared by identity, and plain values
+        (the routes, the data loaded from files) compared by equality."""
+        objects: list[tuple[Any, ...]] = [("view", name, view) for name, view in app.view_functions.items()]
+        for hook in ("before_request_funcs", "after_request_funcs", "teardown_request_funcs",
+                     "url_value_preprocessors", "url_default_functions", "template_context_processors"):
+            objects += [(hook, key, n, f) for key, funcs in getattr(app, hook).items() for n, f in enumerate(funcs)]
+        objects += [("teardown_appcontext", n, f) for n, f in enumerate(app.teardown_appcontext_funcs)]
+        objects += [("errorhandler", key, code, exc, handler) for key, spec in app.error_handler_spec.items()
+                    for code, handlers in spec.items() for exc, handler in handlers.items()]
+        for name, names in (("global", app.jinja_env.globals), ("filter", app.jinja_env.filters),
+                            ("test", app.jinja_env.tests)):
+            objects += [(name, key, value) for key, value in names.items()]
+        objects += [("extension", key, value) for key, value in app.extensions.items()
+                    if key not in _LOADED_EXTENSIONS]
+        objects += [("app", "wsgi_app", vars(app).get("wsgi_app")), ("app", "json", app.json),
+                    ("app", "session_interface", app.session_interface),
+                    ("jinja", "finalize", app.jinja_env.finalize)]
+        values = [sorted((r.rule, r.endpoint, tuple(sorted(r.methods or ()))) for r in app.url_map.iter_rules()),
+                  {key: _data(app.extensions.get(key)) for key in _LOADED_EXTENSIONS}]
+        return objects, values
+
+    def reset(self) -> None:
+        """Put back the config and extensions; drop the app if a test changed anything else of it."""
+        app = self.app
+        if app is None:
+            return
+        app.config.clear()
+        app.config.update(copy.deepcopy(self._config))
+        app.extensions.clear()
+        app.extensions.update(self._extensions)
+        objects, values = self.shape(app)
+        unchanged = values == self._values and len(objects) == len(self._objects) and all(
+            now[:-1] == before[:-1] and now[-1] is before[-1] for now, before in zip(objects, self._objects))
+        if not unchanged:
+            self.dispose()
+            self.app = None
+
+
+@pytest.fixture(scope="session")
+def shared_app(schema_source: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedApp]:
+    """The holder of the app most tests share, on the run's one test database."""
+    instance = tmp_path_factory.mktemp("shared")
+    shared = SharedApp(PG_URL or f"sqlite:///{instance / 'test.sqlite3'}", instance)
+    shared.get()  # now, before any test's own fixtures (a monkeypatch, say) could be in effect
+    yield shared
+    shared.dispose()
+
+
+@pytest.fixture(scope="session")
+def _owner_engine() -> Iterator[Engine | None]:
+    """The schema owner's connections, kept for emptying the PostgreSQL tables before each test."""
+    if not PG_URL:
+        yield None
+        return
+    engine = create_engine(OWNER_URL)
+    yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def database_uri(schema_source: str, tmp_path: Path) -> Iterator[str]:
-    """A database with the migrated schema and no rows, private to this test."""
-    if PG_URL:
-        _truncate_all(OWNER_URL)
+def database_uri(schema_source: str, shared_app: SharedApp, _owner_engine: Engine | None) -> Iterator[str]:
+    """A database with the migrated schema and no rows, private to this test (the shared app's URI)."""
+    shared_app.dispose()
+    if _owner_engine is not None:
+        _empty_postgresql(_owner_engine)
         yield PG_URL
         return
-    target = tmp_path / "test.sqlite3"
-    shutil.copyfile(schema_source, target)
-    yield f"sqlite:///{target}"
+    _fresh_sqlite(schema_source, Path(make_url(shared_app.uri).database or ""))
+    yield shared_app.uri
 
 
 @pytest.fixture
@@ -136,13 +286,17 @@ def owner_app(app: Flask, owner_uri: str, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
-    """The application, with an app context pushed for direct service calls."""
-    application = create_app(_base_config(database_uri, tmp_path))
-    with application.app_context():
-        yield application
-        db.session.remove()
-        db.engine.dispose()
+def app(database_uri: str, shared_app: SharedApp) -> Iterator[Flask]:
+    """The application (shared by the tests, on this test's fresh database), with an app context pushed
+    for direct service calls."""
+    application = shared_app.get()
+    try:
+        with application.app_context():
+            yield application
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        shared_app.reset()
 
 
 @pytest.fixture

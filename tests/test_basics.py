@@ -30,7 +30,7 @@ def test_environment_overrides_configuration(monkeypatch, tmp_path):
 
 
 def test_times_show_in_tokyo():
-    moment = dt.datetime(2026, 11, 23, 15, 30, tzinfo=dt.timezone.utc)
+    moment = dt.datetime(2026, 11, 23, 15, 30, tzinfo=dt.UTC)
     assert format_datetime(moment) == "2026-11-24 00:30"
     assert as_utc(dt.datetime(2026, 11, 24, 0, 30)) == moment  # naive input is Tokyo time
 

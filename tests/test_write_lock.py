@@ -77,7 +77,7 @@ class _Prober:
             self.tries += 1
             self._stop.wait(0.05)
 
-    def __enter__(self) -> "_Prober":
+    def __enter__(self) -> _Prober:
         self._thread.start()
         return self
 
@@ -104,7 +104,7 @@ def test_the_sweep_lets_other_writers_in_between_cases(app, make, runner, monkey
 
     monkeypatch.setattr(playbooks, "checklist", slow_checklist)
     db.session.remove()
-    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3)).isoformat()
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
     with _Prober(_db_path(app)) as prober:
         result = runner.invoke(args=["escalate", "--now", later])
     assert result.exit_code == 0, result.output
@@ -208,7 +208,7 @@ def served(schema_source: str, tmp_path: Path):
                 break
             except OSError:  # not listening yet (URLError, refused), or still booting (timed out)
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError("gunicorn did not start:\n" + (server.stdout.read() if server.poll() is not None else ""))
+                    raise AssertionError("gunicorn did not start:\n" + (server.stdout.read() if server.poll() is not None else "")) from None
                 time.sleep(0.2)
         yield {"base": base, "tokens": tokens, "case_ids": case_ids, "env": env, "database": database}
     finally:
@@ -270,7 +270,7 @@ def test_mixed_load_on_several_workers_answers_no_5xx(served):
     def sweeper() -> None:
         # The escalation worker's job, run as the CLI runs it, against the same file.
         while time.monotonic() < stop_at:
-            later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat()
+            later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat()
             result = subprocess.run([str(BIN / "flask"), "--app", "incident", "escalate", "--now", later],
                                     env=served["env"], capture_output=True, text=True, timeout=60)
             record("sweep", 200 if result.returncode == 0 else 500)

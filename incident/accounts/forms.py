@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField, URLField
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Length, Optional
 
 from incident import labels
+from incident.auth.forms import at_most
 
 NOTICE_KIND_CHOICES = labels.options([("opening", _l("開設")), ("change", _l("変更")), ("closure", _l("廃止"))])
 
@@ -38,3 +39,16 @@ class NoticeForm(FlaskForm):
     contact = StringField(_l("担当者（連絡先）"), validators=[DataRequired(_l("入力してください。")), Length(max=300)])
     details = TextAreaField(_l("変更内容・廃止理由"), validators=[Length(max=2000)])
     remarks = TextAreaField(_l("備考"), validators=[Length(max=2000)])
+
+
+class MfaForm(FlaskForm):
+    """Multi-factor authentication was checked: "1" found on (the default), anything else found off."""
+
+    enabled = HiddenField(default="1")
+
+
+class ClosureTaskForm(FlaskForm):
+    """A done item of the closure checklist, with an optional note."""
+
+    # The service's limit and message (it counts the note before trimming, as this does).
+    note = StringField(_l("メモ"), validators=[at_most(2000)])

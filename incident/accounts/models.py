@@ -4,13 +4,14 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incident.auth.models import Department
 from incident.database import UTCDateTime, enum_column
 from incident.dates import utcnow
-from incident.extensions import db
+from incident.extensions import Model
 
 
 class Platform(enum.StrEnum):
@@ -33,6 +34,24 @@ class OperatorType(enum.StrEnum):
     CONTRACTOR = "contractor"
 
 
+#: Display labels of the platforms and operators; here, not in incident.labels (which re-uses them),
+#: because draft templates name them.
+PLATFORM_LABELS = {
+    Platform.X: "X",
+    Platform.FACEBOOK: "Facebook",
+    Platform.INSTAGRAM: "Instagram",
+    Platform.LINE: "LINE",
+    Platform.YOUTUBE: "YouTube",
+    Platform.TIKTOK: "TikTok",
+    Platform.OTHER: _l("その他"),
+}
+OPERATOR_LABELS = {
+    OperatorType.CITY: _l("市（担当課）"),
+    OperatorType.DESIGNATED_MANAGER: _l("指定管理者"),
+    OperatorType.CONTRACTOR: _l("委託業者"),
+}
+
+
 class AccountStatus(enum.StrEnum):
     """Whether an account is running; a closed account leaves the public list."""
 
@@ -48,7 +67,7 @@ class NoticeKind(enum.StrEnum):
     CLOSURE = "closure"
 
 
-class OfficialAccount(db.Model):
+class OfficialAccount(Model):
     """An official account of the city on one platform."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,7 +113,7 @@ class OfficialAccount(db.Model):
         return f"<OfficialAccount {self.platform} {self.name}>"
 
 
-class AccountNotice(db.Model):
+class AccountNotice(Model):
     """A 様式2 notice of opening, change or closure; append-only, the account's history."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,7 +132,7 @@ class AccountNotice(db.Model):
     account: Mapped[OfficialAccount] = relationship()
 
 
-class NoticeReceipt(db.Model):
+class NoticeReceipt(Model):
     """The PR office's receipt of a notice; append-only (one per notice)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -122,7 +141,7 @@ class NoticeReceipt(db.Model):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ClosureTask(db.Model):
+class ClosureTask(Model):
     """A done item of a closed account's checklist (deleted on the platform, confirmed gone,
     removed from the public list); append-only."""
 
@@ -143,7 +162,14 @@ class FakeAccountState(enum.StrEnum):
     REMOVED = "removed"
 
 
-class FakeAccount(db.Model):
+#: Display labels of a fake's states (draft templates name them too).
+FAKE_STATE_LABELS = {
+    FakeAccountState.LIVE: _l("存続中"),
+    FakeAccountState.REPORTED: _l("通報済み"),
+    FakeAccountState.REMOVED: _l("削除済み"),
+}
+
+class FakeAccount(Model):
     """An impersonating account, recorded once and linked to every case that meets it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -165,7 +191,7 @@ class FakeAccount(db.Model):
     genuine_account: Mapped[OfficialAccount | None] = relationship()
 
 
-class FakeAccountEvent(db.Model):
+class FakeAccountEvent(Model):
     """A change of a fake account's state (reported, removed, still live); append-only history."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -176,7 +202,7 @@ class FakeAccountEvent(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CaseFakeAccount(db.Model):
+class CaseFakeAccount(Model):
     """A case met a known fake account (the link is never removed)."""
 
     __table_args__ = (UniqueConstraint("case_id", "fake_account_id", name="uq_case_fake_account_pair"),)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from incident import policy
 from incident.accounts.models import (
@@ -21,11 +22,11 @@ from incident.accounts.models import (
 )
 from incident.audit import service as audit
 from incident.auth.models import Department, User
-from incident.validation import normalise_url
 from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
+from incident.validation import normalise_url
 
 #: 様式1 (operation policy) fields beyond the basics, in the form's order.
 POLICY_FIELDS = ("responsible_person", "content", "purpose", "start_date", "end_date", "operating_hours",
@@ -228,7 +229,7 @@ def account_warnings(account: OfficialAccount, *, review_days: int,
         found.append(RegistryWarning("url", str(_l("登録URLが未登録です（3(1)ウ）。"))))
     reviewed = account.policy_reviewed_at or account.created_at
     if reviewed is not None and reviewed.tzinfo is None:
-        reviewed = reviewed.replace(tzinfo=dt.timezone.utc)
+        reviewed = reviewed.replace(tzinfo=dt.UTC)
     if account.policy_reviewed_at is None or now - reviewed > dt.timedelta(days=review_days):
         found.append(RegistryWarning("review", str(_l("運用ポリシーが %(days)d 日以上見直されていません。", days=review_days))))
     return found
@@ -271,8 +272,6 @@ def mark_policy_reviewed(actor: User, account: OfficialAccount) -> OfficialAccou
 def notices_of(account: OfficialAccount) -> list[tuple[AccountNotice, NoticeReceipt | None, str, str | None]]:
     """The account's notices, oldest first, each with its receipt and the names of who filed and who
     received it (one query)."""
-    from sqlalchemy.orm import aliased
-
     filer = aliased(User)
     receiver = aliased(User)
     rows = db.session.execute(
@@ -284,7 +283,7 @@ def notices_of(account: OfficialAccount) -> list[tuple[AccountNotice, NoticeRece
         .where(AccountNotice.account_id == account.id)
         .order_by(AccountNotice.filed_at, AccountNotice.id)
     ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def get_notice(account: OfficialAccount, notice_id: int) -> AccountNotice:
@@ -300,7 +299,7 @@ def clean_notice_fields(raw: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, Any] = {}
     cleaned: dict[str, Any] = {}
     try:
-        cleaned["kind"] = NoticeKind(raw.get("kind"))
+        cleaned["kind"] = NoticeKind(raw.get("kind") or "")
     except (ValueError, TypeError):
         errors["kind"] = _l("届出の種類を選んでください。")
     try:
@@ -388,7 +387,7 @@ def closure_checklist(account: OfficialAccount) -> list[ClosureItem]:
         select(ClosureTask, User).join(User, User.id == ClosureTask.done_by_id)
         .where(ClosureTask.account_id == account.id).order_by(ClosureTask.id)
     ).all()
-    done = {}
+    done: dict[str, tuple[ClosureTask, User]] = {}
     for task, user in rows:
         done.setdefault(task.task, (task, user))
     return [ClosureItem(name, *done.get(name, (None, None))) for name in CLOSURE_TASKS]

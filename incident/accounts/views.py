@@ -6,13 +6,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from incident import labels, policy
+from incident import boundary, labels, policy
 from incident.accounts import service
-from incident.accounts.forms import AccountForm, NoticeForm
+from incident.accounts.forms import AccountForm, ClosureTaskForm, MfaForm, NoticeForm
 from incident.accounts.models import AccountStatus, NoticeKind
+from incident.auth.forms import form_error
 from incident.auth.models import Department
 from incident.dates import era_date
-from incident.errors import DomainError, ValidationFailed
+from incident.errors import Conflict, ValidationFailed
 from incident.extensions import db
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -33,14 +34,6 @@ def _form_data(form: AccountForm) -> dict:
 def _prepare(form: AccountForm) -> None:
     departments = db.session.scalars(select(Department).order_by(Department.name))
     form.department_id.choices = labels.options((str(d.id), d.name) for d in departments)
-
-
-def _show_errors(form: AccountForm, error: ValidationFailed) -> None:
-    for name, message in error.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(field.errors) + [str(message)]
-    flash(str(error.message), "error")
 
 
 @bp.route("")
@@ -67,10 +60,8 @@ def new():
     if form.validate_on_submit():
         try:
             account = service.create_account(current_user, _form_data(form))
-            db.session.commit()
         except ValidationFailed as exc:
-            db.session.rollback()
-            _show_errors(form, exc)
+            boundary.refuse(exc, form)
         else:
             flash(_("公式アカウント「%(name)s」を登録しました。", name=account.name), "success")
             return redirect(url_for("accounts.index"))
@@ -93,22 +84,12 @@ def edit(account_id: int):
     if form.validate_on_submit():
         try:
             service.update_account(current_user, account, _form_data(form))
-            db.session.commit()
         except ValidationFailed as exc:
-            db.session.rollback()
-            _show_errors(form, exc)
+            boundary.refuse(exc, form)
         else:
             flash(_("公式アカウントを更新しました。"), "success")
             return redirect(url_for("accounts.detail", account_id=account.id))
     return render_template("accounts/form.html", form=form, account=account), (422 if request.method == "POST" else 200)
-
-
-def _flash_domain_error(exc: DomainError) -> None:
-    message = str(exc.message)
-    fields = getattr(exc, "fields", None) or {}
-    if fields:
-        message += " " + " ".join(str(v) for v in fields.values())
-    flash(message, "error")
 
 
 @bp.route("/<int:account_id>")
@@ -133,9 +114,10 @@ def detail(account_id: int):
 def confirm_mfa(account_id: int):
     """Record that multi-factor authentication was checked (on, or found off)."""
     account = service.get_account(account_id)
-    service.confirm_mfa(current_user, account, request.form.get("enabled", "1") == "1")
-    db.session.commit()
-    flash(_("多要素認証の確認を記録しました。"), "success")
+    form = MfaForm()
+    if form.validate_on_submit():
+        service.confirm_mfa(current_user, account, form.enabled.data == "1")
+        flash(_("多要素認証の確認を記録しました。"), "success")
     return redirect(url_for("accounts.detail", account_id=account.id))
 
 
@@ -145,7 +127,6 @@ def policy_reviewed(account_id: int):
     """Record that the operation policy was reviewed."""
     account = service.get_account(account_id)
     service.mark_policy_reviewed(current_user, account)
-    db.session.commit()
     flash(_("運用ポリシーの見直しを記録しました。"), "success")
     return redirect(url_for("accounts.detail", account_id=account.id))
 
@@ -166,13 +147,8 @@ def new_notice(account_id: int):
                 "kind": form.kind.data, "effective_date": form.effective_date.data,
                 "contact": form.contact.data, "details": form.details.data, "remarks": form.remarks.data,
             })
-            db.session.commit()
-        except ValidationFailed as exc:
-            db.session.rollback()
-            _show_errors(form, exc)
-        except DomainError as exc:
-            db.session.rollback()
-            _flash_domain_error(exc)
+        except (ValidationFailed, Conflict) as exc:  # bad fields, or the account is already closed
+            boundary.refuse(exc, form)
         else:
             flash(_("届出を提出しました。"), "success")
             return redirect(url_for("accounts.detail", account_id=account.id, _anchor=f"notice-{notice.id}"))
@@ -190,10 +166,8 @@ def receive_notice(account_id: int, notice_id: int):
         abort(403)
     try:
         service.receive_notice(current_user, notice)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        _flash_domain_error(exc)
+    except Conflict as exc:  # received already
+        boundary.refuse(exc)
     else:
         flash(_("届出を受け付けました。"), "success")
     return redirect(url_for("accounts.detail", account_id=account.id, _anchor=f"notice-{notice.id}"))
@@ -208,12 +182,13 @@ def closure_task(account_id: int, task: str):
         abort(404)
     if not policy.can_do_closure_task(current_user, account, task):
         abort(403)
+    form = ClosureTaskForm()
     try:
-        service.complete_closure_task(current_user, account, task, request.form.get("note", ""))
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        _flash_domain_error(exc)
+        if not form.validate_on_submit():
+            raise form_error(form)
+        service.complete_closure_task(current_user, account, task, form.note.data or "")
+    except (ValidationFailed, Conflict) as exc:  # a note too long, or the item done already / too early
+        boundary.refuse(exc)
     else:
         flash(_("廃止手続の項目を記録しました。"), "success")
     return redirect(url_for("accounts.detail", account_id=account.id, _anchor="closure"))

@@ -1,45 +1,98 @@
-"""JSON API v1: personal-token authentication and the blueprint every API module registers on."""
+"""JSON API v1: the blueprint every API module registers on, personal-token authentication, and the
+OpenAPI document generated from the routes' schemas (flask-smorest), served with a docs page."""
 from __future__ import annotations
 
-import json
-import math
-from typing import Any
-
-from flask import Blueprint, g, request
+import flask_smorest
+from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 
+from incident.api.requests import Blueprint, Unauthorized
+from incident.api.schemas import ErrorOut
 from incident.auth.models import User
+from incident.auth.service import user_for_token
 from incident.database import MAX_ID
-from incident.errors import DomainError, ValidationFailed
+from incident.extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 #: Route converter for ids in URLs: an out-of-range id is simply a 404.
 ID = f"int(max={MAX_ID})"
 
+#: Endpoints that need no token (read-only, nothing private): the public list of official accounts
+#: (3(2)ア), and the API's own documentation, which describes the API but shows no data.
+PUBLIC_ENDPOINTS = frozenset({"api.public_accounts", "api_docs.openapi", "api_docs.page", "api_docs.asset"})
 
-class Unauthorized(DomainError):
-    """No valid token."""
+TITLE = "incident — JSON API"
+VERSION = "1"
+DESCRIPTION = """\
+The JSON API of the city's social-media incident response (案件・文案・証拠・公式アカウント).
 
-    status = 401
-    code = "unauthorized"
+**Authentication.** Every call needs a personal token, `Authorization: Bearer inc_…` (create one under
+設定 in the app, or `flask --app incident token create EMAIL`), except `GET /api/v1/public/accounts`.
+
+**Errors** are `{"error": {"code", "message", "fields"?}}`: 400 (malformed JSON, NUL, nesting deeper
+than 32), 401 (no or bad token), 403, 404 (also for anything you may not see), 405, 409 (stale version,
+forbidden transition), 413, 422 (invalid fields, each named in `fields`). Messages are in the caller's
+language (Japanese by default).
+
+**Ids** are whole numbers from 1 to 2,147,483,647: any other number in a path answers 404, in a body 422.
+**Times** are ISO 8601 with an offset; one without an offset is read as Japan time.
+"""
 
 
-class BadRequest(DomainError):
-    """The body is not JSON, or not a JSON object."""
+#: The groups of operations, in the order the reference shows them.
+TAGS = (
+    ("me", "The caller."),
+    ("cases", "Cases: opening, editing with versions, status, assignment, notes, offending items, timeline."),
+    ("playbooks", "The playbooks and a case's checklist."),
+    ("drafts", "Outgoing texts: generation, revisions, approval, sending, the ledger."),
+    ("evidence", "Evidence files of a case."),
+    ("fake accounts", "The register of known fake accounts."),
+    ("escalations", "Escalations of cases to the next level."),
+    ("notifications", "The caller's notifications."),
+    ("official accounts", "The registry of official accounts (様式1, 様式2) and the public list."),
+    ("PR disclosure", "The guideline-5 check of a commissioned post."),
+)
 
-    status = 400
-    code = "bad_request"
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api without its error handlers: the app's own (incident/setup.py) answer every
+    error, for pages and the API alike, in the shape `ErrorOut` documents."""
+
+    ERROR_SCHEMA = ErrorOut
+
+    def _register_error_handlers(self) -> None:
+        pass
+
+    def register_blueprint(self, blp: flask_smorest.Blueprint, **options: object) -> None:
+        """flask-smorest's registration without a tag named after the blueprint (operations are tagged by
+        the resource they act on, see TAGS)."""
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][blp.name] = self
+        self._app.register_blueprint(blp, **options)
+        blp.register_views_in_doc(self, self._app, self.spec, name=blp.name, parameters=None)
+
+
+def init_app(app: Flask) -> Api:
+    """Register the API on `app` and build its OpenAPI document from the routes' schemas."""
+    api = Api(app, spec_kwargs={
+        "title": TITLE, "version": VERSION, "openapi_version": "3.0.3",
+        "info": {"description": DESCRIPTION},
+        "security": [{"token": []}],
+    })
+    api.spec.components.security_scheme("token", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "inc_…",
+        "description": "A personal API token (設定 → API トークン).",
+    })
+    for name, description in TAGS:
+        api.spec.tag({"name": name, "description": description})
+    api.register_blueprint(bp)
+    app.register_blueprint(docs.bp)
+    return api
 
 
 @bp.before_request
 def authenticate() -> None:
-    """Every API call needs `Authorization: Bearer <token>`, except the public list of official
-    accounts (`GET /api/v1/public/accounts`, see incident/api/accounts.py), matched by endpoint name."""
-    from incident.api.accounts import PUBLIC_ENDPOINTS
-    from incident.auth.service import user_for_token
-    from incident.extensions import db
-
+    """Every API call needs `Authorization: Bearer <token>`, except the endpoints in PUBLIC_ENDPOINTS."""
     if request.endpoint in PUBLIC_ENDPOINTS and request.method in ("GET", "HEAD", "OPTIONS"):
         return
 
@@ -50,8 +103,10 @@ def authenticate() -> None:
     user = user_for_token(token.strip())
     if user is None:
         raise Unauthorized(_l("API トークンが無効です。"))
-    # Ends the read snapshot taken to find the token (so that it is not older than the token-use
-    # write of a read request) and, for a write request, records the token use.
+    # The one commit outside the transaction boundary (incident/boundary.py), and on purpose: it ends the
+    # read snapshot taken to find the token, so that it is not older than the token-use write of a read
+    # request (incident/auth/service.py, _note_token_use, in its own transaction), and for a write request
+    # it records the token use even when the view then fails and the boundary rolls its work back.
     db.session.commit()
     g.api_user = user
 
@@ -61,97 +116,4 @@ def api_user() -> User:
     return g.api_user
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("number out of range")
-    return value
-
-
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400 that says what is wrong."""
-    if not request.is_json:
-        raise BadRequest(_l("Content-Type: application/json の JSON オブジェクトを送ってください。"))
-    try:
-        # Strict JSON: NaN / Infinity (and numbers that overflow to them) are refused, and a deeply
-        # nested document is a 400 rather than a RecursionError.
-        data = json.loads(request.get_data(cache=True), parse_constant=_refuse_constant,
-                          parse_float=_finite_float)
-    except (ValueError, RecursionError):
-        data = None
-    if data is None:
-        raise BadRequest(_l("JSON として読めません。"))
-    if not isinstance(data, dict):
-        raise BadRequest(_l("JSON オブジェクトを送ってください。"))
-    _check_values(data)
-    return data
-
-
-#: How deeply a request body may nest: no API field is more than a list of objects deep.
-MAX_JSON_DEPTH = 32
-
-
-def _check_values(data: dict[str, Any]) -> None:
-    """Refuse deep nesting (400), NUL (400) and lone surrogates (422, naming the top-level field).
-
-    Iterative, so that no body can exhaust Python's recursion limit here or in any code after it."""
-    stack: list[tuple[Any, str, int]] = []
-    for key, value in data.items():
-        field = key.encode("utf-8", "backslashreplace").decode("utf-8")  # printable even if it is the culprit
-        stack += [(value, field, 1), (key, field, 1)]
-    while stack:
-        value, field, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise BadRequest(_l("JSON の入れ子が深すぎます。"))
-        if isinstance(value, str):
-            if "\x00" in value:
-                # PostgreSQL cannot store NUL in text; no legitimate input carries one.
-                raise BadRequest(_l("使用できない制御文字（NUL）が含まれています。"))
-            if _has_lone_surrogate(value):
-                raise ValidationFailed(fields={field: _l("文字として読めない値（単独のサロゲート）が含まれています。")})
-        elif isinstance(value, dict):
-            stack += [(v, field, depth + 1) for v in value.values()]
-            stack += [(k, field, depth + 1) for k in value]
-        elif isinstance(value, list):
-            stack += [(v, field, depth + 1) for v in value]
-
-
-def _has_lone_surrogate(text: str) -> bool:
-    """JSON's \\ud800 escapes decode to half a character, which no database can store as UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def require_text(data: dict[str, Any], name: str, *, required: bool = True, max_len: int = 1000) -> str:
-    """A string field of a JSON body."""
-    value = data.get(name, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationFailed(fields={name: _l("文字列で指定してください。")})
-    value = value.strip()
-    if required and not value:
-        raise ValidationFailed(fields={name: _l("入力してください。")})
-    if len(value) > max_len:
-        raise ValidationFailed(fields={name: _l("%(max)d 文字以内で入力してください。", max=max_len)})
-    return value
-
-
-def require_id(data: dict[str, Any], name: str) -> int | None:
-    """An optional id field of a JSON body: null or a JSON integer in range (not a bool or a string)."""
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
-        raise ValidationFailed(fields={name: _l("番号が正しくありません。")})
-    return value
-
-
-from incident.api import accounts, cases, disclosure, drafts, escalations, evidence, fakes, general, steps  # noqa: E402,F401  (routes register on bp)
+from incident.api import accounts, cases, disclosure, docs, drafts, escalations, evidence, fakes, general, steps  # noqa: E402,F401  (routes register on bp)

@@ -1,187 +1,309 @@
-"""API v1 case routes: thin callers of incident.cases.service."""
+"""API v1 case routes: thin callers of incident.cases.service, with the shapes they accept and answer."""
 from __future__ import annotations
 
-from flask import jsonify, request
-from flask_babel import lazy_gettext as _l
+from typing import Any
 
-from incident.api import ID, MAX_ID, api_user, bp, json_body, require_id, require_text
-from incident.api import serialize
-from incident.cases import service
-from incident.cases import queries
-from incident.cases.models import CaseStatus
-from incident.dates import parse_iso
+from flask import jsonify
+from flask_babel import lazy_gettext as _l
+from marshmallow import RAISE, fields
+
+from incident.accounts.models import Platform
+from incident.api import ID, api_user, bp
+from incident.api.fields import (
+    BAD_VALUE,
+    Choice,
+    Flag,
+    Id,
+    Input,
+    Output,
+    PageQuery,
+    QueryChoice,
+    QueryText,
+    Str,
+    Text,
+    TextList,
+    labelled_choice,
+    list_of,
+    moment,
+    page_of,
+)
+from incident.api.requests import Body, as_stored
+from incident.api.schemas import CaseOut, CaseSummaryOut, ErrorBodyOut, EventOut, NoteOut, OffendingItemOut
+from incident.auth.service import department_by_code
+from incident.boundary import abandon
+from incident.cases import fields as case_fields
+from incident.cases import queries, service
+from incident.cases.models import Case, CaseKind, CaseStatus, Note, OffendingItem, Severity
+from incident.database import MAX_ID
 from incident.errors import Conflict, NotFound, ValidationFailed
 from incident.extensions import db
-from incident.pagination import page_args
+from incident.validation import TARGET_MAX
+
+TAGS = ["cases"]
+NEED_VERSION = _l("版番号が必要です。")
 
 
-def _check_detected_at(data: dict) -> None:
-    """A date so far back that it leaves the calendar when converted to UTC is refused, not a 500."""
-    raw = data.get("detected_at")
-    if isinstance(raw, str):
-        try:
-            parse_iso(raw)
-        except OverflowError:
-            raise ValidationFailed(fields={"detected_at": _l("日時は 2026-11-23T10:30 のような形式で入力してください。")},
-            ) from None
-        except ValueError:
-            pass  # reported by the service with its own message
+class CaseFieldsIn(Input):
+    """A case's editable fields."""
+
+    kind = labelled_choice(CaseKind, _l("種別"))
+    title = Text(case_fields.TITLE_MAX, blank=False)
+    severity = labelled_choice(Severity, _l("重大度"))
+    description = Text(case_fields.DESCRIPTION_MAX, metadata={"description": "Markdown."})
+    platform = labelled_choice(Platform, _l("媒体"), blank=True, allow_none=True)
+    official_account_id = Id(allow_none=True)
+    detected_at = moment(metadata={"description": "When the trouble was noticed (default: now); not in the future."})
+    source = Text(case_fields.SOURCE_MAX, metadata={"description": "How it became known."})
 
 
-@bp.get("/cases")
-def list_cases():
-    """Visible cases, filtered and paginated."""
-    raw_assignee = request.args.get("assignee_id", "")
-    try:
-        out_of_range = abs(int(raw_assignee)) > MAX_ID
-    except ValueError:
-        out_of_range = False  # "none", "" or nonsense: the service decides
-    if out_of_range:
-        raise ValidationFailed(fields={"assignee_id": _l("値が正しくありません。")})
-    filters = queries.filters_from_args(request.args, strict=True)
-    page, per_page = page_args(request.args, strict=True)
-    pagination = db.paginate(queries.case_list_query(api_user(), filters),
+class CaseIn(CaseFieldsIn):
+    """A new case; `department` (a code) is for the PR office, `assignee_id` for supervisors."""
+
+    kind = labelled_choice(CaseKind, _l("種別"), required=True)
+    title = Text(case_fields.TITLE_MAX, blank=False, required=True)
+    severity = labelled_choice(Severity, _l("重大度"), required=True)
+    urls = TextList(allow_none=True, metadata={
+        "description": f"Offending posts or accounts (http(s) URLs or @handles, up to {case_fields.MAX_TARGETS} "
+                       "different ones; blanks and repeats are dropped)."})
+    department = Str(_l("所属コードを文字列で指定してください。"), allow_none=True)
+    assignee_id = Id(allow_none=True)
+
+
+class CasePatchIn(CaseFieldsIn):
+    """Changed fields with the `version` the client read; any other key is refused."""
+
+    class Meta:
+        unknown = RAISE
+
+    version = Id(required=True, error_messages={"required": NEED_VERSION, "null": NEED_VERSION})
+
+    error_messages = {"unknown": _l("変更できない項目です。")}
+
+
+class StatusIn(Input):
+    """A status change; closing with open required steps needs `waive_open_steps` (supervisors)."""
+
+    status = Choice(CaseStatus, required=True)
+    reason = Text(1000, metadata={"description": "Required to close a new case and to reopen."})
+    waive_open_steps = Flag(load_default=False)
+
+
+class AssignmentIn(Input):
+    """The new assignee, or null to unassign."""
+
+    assignee_id = Id(required=True, allow_none=True)
+
+
+class NoteIn(Input):
+    """A note's Markdown text."""
+
+    body = Text(case_fields.NOTE_MAX, blank=False, required=True)
+
+
+class ItemIn(Input):
+    """An offending post or account."""
+
+    target = Str(_l("URL か @ハンドルを文字列で入力してください。"), allow_none=True, required=True, metadata={
+        "description": "An http(s) URL or an @handle.", "maxLength": TARGET_MAX})
+    note = Text(500)
+
+
+class AssigneeFilter(fields.String):
+    """The assignee filter: a user id, or `none` (read as 0) for unassigned cases."""
+
+    default_error_messages = {"invalid": BAD_VALUE}
+
+    def __init__(self) -> None:
+        super().__init__(metadata={"description": "A user id, or `none` for unassigned cases.",
+                                   "pattern": "^(none|[0-9]+)$"})
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        # A user id, 0 for unassigned, None for any.
+        if value in ("", None):
+            return None
+        if value == "none":
+            return 0
+        if not value.isascii() or not value.isdigit() or int(value) > MAX_ID:
+            raise self.make_error("invalid")
+        return int(value)
+
+
+class CaseListQuery(PageQuery):
+    """Filters of the case list; each narrows what the caller may see."""
+
+    kind = QueryChoice(CaseKind)
+    status = QueryChoice(CaseStatus)
+    severity = QueryChoice(Severity)
+    assignee_id = AssigneeFilter()
+    department = QueryText(metadata={"description": "A department code."})
+    q = QueryText(100, metadata={"description": "Words in the title (case-insensitive)."})
+
+
+class ConflictBodyOut(ErrorBodyOut):
+    """A refused edit, with the case as it is now."""
+
+    current = fields.Nested(CaseOut)
+
+
+class ConflictOut(Output):
+    """A stale version or a refused edit (409)."""
+
+    error = fields.Nested(ConflictBodyOut)
+
+
+class CaseConflict(Conflict):
+    """An edit refused by the case's state: answered with the current case (see `conflict_with_current`)."""
+
+    def __init__(self, error: Conflict, case_id: int) -> None:
+        super().__init__(error.message, error.fields)
+        self.case_id = case_id
+
+
+CasePageOut = page_of(CaseSummaryOut)
+EventListOut = list_of(EventOut, "EventListOut")
+
+
+def _case(case_id: int) -> Case:
+    return queries.load_case_page(api_user(), case_id)
+
+
+def _stored_case(case_id: int) -> Case:
+    """The case as a write left it, all its notes and items included."""
+    as_stored()
+    return _case(case_id)
+
+
+@bp.errorhandler(CaseConflict)
+def conflict_with_current(error: CaseConflict):
+    """409 with `current`, read once the refused edit is rolled back."""
+    abandon()
+    body = {"code": error.code, "message": str(error.message), "current": CaseOut().dump(_case(error.case_id))}
+    return jsonify(error=body), error.status
+
+
+@bp.get("/cases", tags=TAGS)
+@bp.arguments(CaseListQuery, location="query", as_kwargs=True)
+@bp.response(200, CasePageOut)
+def list_cases(page: int, per_page: int, **filters: Any) -> dict[str, Any]:
+    """Visible cases, newest first, filtered and paginated."""
+    pagination = db.paginate(queries.case_list_query(api_user(), queries.CaseFilters(**filters)),
                              page=page, per_page=per_page, error_out=False)
-    return jsonify(items=[serialize.case_summary(c) for c in pagination.items],
-                   total=pagination.total, page=page, per_page=per_page)
+    return {"items": pagination.items, "total": pagination.total, "page": page, "per_page": per_page}
 
 
-@bp.post("/cases")
-def create_case():
+@bp.post("/cases", tags=TAGS)
+@bp.body(CaseIn)
+@bp.response(201, CaseOut)
+def create_case(body: Body) -> Case:
     """Open a case."""
-    data = json_body()
-    department = data.get("department")
+    data = body()
     department_id = None
-    if department is not None:
-        from incident.auth.service import department_by_code
-
-        if not isinstance(department, str):
-            raise ValidationFailed(fields={"department": _l("所属コードを文字列で指定してください。")})
+    if data.get("department") is not None:
         try:
-            department_id = department_by_code(department).id
+            department_id = department_by_code(data["department"]).id
         except NotFound:
             raise ValidationFailed(fields={"department": _l("その所属はありません。")}) from None
-    require_id(data, "official_account_id")
-    _check_detected_at(data)
-    case = service.open_case(api_user(), data, department_id=department_id,
-                             assignee_id=require_id(data, "assignee_id"))
-    db.session.commit()
-    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case.id))), 201
+    case = service.open_case(api_user(), data, department_id=department_id, assignee_id=data.get("assignee_id"))
+    return _stored_case(case.id)
 
 
-@bp.get(f"/cases/<{ID}:case_id>")
-def get_case(case_id: int):
+@bp.get(f"/cases/<{ID}:case_id>", tags=TAGS)
+@bp.response(200, CaseOut)
+def get_case(case_id: int) -> Case:
     """One case with notes and offending items."""
-    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
+    return _case(case_id)
 
 
-@bp.patch(f"/cases/<{ID}:case_id>")
-def update_case(case_id: int):
+@bp.patch(f"/cases/<{ID}:case_id>", tags=TAGS)
+@bp.body(CasePatchIn)
+@bp.response(200, CaseOut)
+@bp.alt_response(409, schema=ConflictOut, description="A stale `version`, or a closed case: `error.current` "
+                                                      "is the case as it is now.")
+def update_case(case_id: int, body: Body) -> Case:
     """Edit fields; `version` must be the one the client read, or 409 with the current case."""
-    data = json_body()
     case = service.get_case(api_user(), case_id)
-    if "version" not in data:
-        raise ValidationFailed(fields={"version": _l("版番号が必要です。")})
-    if require_id(data, "version") is None:
-        raise ValidationFailed(fields={"version": _l("版番号が必要です。")})
-    require_id(data, "official_account_id")
-    _check_detected_at(data)
-    fields = {k: v for k, v in data.items() if k in service.EDITABLE_FIELDS}
-    unknown = sorted(set(data) - set(service.EDITABLE_FIELDS) - {"version"})
-    if unknown:
-        raise ValidationFailed(fields={name: _l("変更できない項目です。") for name in unknown})
+    data = body()
+    version = data.pop("version")
     try:
-        service.update_case(api_user(), case, data["version"], fields)
-    except Conflict as exc:
-        db.session.rollback()
-        current = queries.load_case_page(api_user(), case_id)
-        return jsonify(error={"code": "conflict", "message": str(exc.message),
-                              "current": serialize.case_detail(current)}), 409
-    db.session.commit()
-    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
+        service.update_case(api_user(), case, version, data)
+    except Conflict as error:
+        raise CaseConflict(error, case_id) from error
+    return _stored_case(case_id)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/acknowledge")
-def acknowledge(case_id: int):
+@bp.post(f"/cases/<{ID}:case_id>/acknowledge", tags=TAGS)
+@bp.response(200, CaseOut)
+def acknowledge(case_id: int) -> Case:
     """Acknowledge a new case."""
+    service.acknowledge(api_user(), service.get_case(api_user(), case_id))
+    return _stored_case(case_id)
+
+
+@bp.post(f"/cases/<{ID}:case_id>/status", tags=TAGS)
+@bp.body(StatusIn)
+@bp.response(200, CaseOut)
+def change_status(case_id: int, body: Body) -> Case:
+    """Change status: {"status", "reason"?, "waive_open_steps"?}.
+
+    Closing and reopening are for supervisors and the PR office (403 otherwise); a transition the table
+    does not allow is 409. Closing with required steps open answers 409 naming them: a supervisor adds
+    `"waive_open_steps": true` and a `reason` to waive them.
+    """
     case = service.get_case(api_user(), case_id)
-    service.acknowledge(api_user(), case)
-    db.session.commit()
-    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
+    data = body()
+    service.change_status(api_user(), case, CaseStatus(data["status"]), data.get("reason", ""),
+                          waive_open_steps=data["waive_open_steps"])
+    return _stored_case(case_id)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/status")
-def change_status(case_id: int):
-    """Change status: {"status", "reason"?}."""
-    data = json_body()
-    case = service.get_case(api_user(), case_id)
-    raw = data.get("status")
-    try:
-        target = CaseStatus(raw)
-    except ValueError:
-        raise ValidationFailed(fields={"status": _l("値が正しくありません。")}) from None
-    reason = require_text(data, "reason", required=False)
-    waive = data.get("waive_open_steps", False)
-    if not isinstance(waive, bool):
-        raise ValidationFailed(fields={"waive_open_steps": _l("true か false で指定してください。")})
-    service.change_status(api_user(), case, target, reason, waive_open_steps=waive)
-    db.session.commit()
-    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
-
-
-@bp.post(f"/cases/<{ID}:case_id>/assignment")
-def assign(case_id: int):
+@bp.post(f"/cases/<{ID}:case_id>/assignment", tags=TAGS)
+@bp.body(AssignmentIn)
+@bp.response(200, CaseOut)
+def assign(case_id: int, body: Body) -> Case:
     """Assign: {"assignee_id": id or null}."""
-    data = json_body()
     case = service.get_case(api_user(), case_id)
-    if "assignee_id" not in data:
-        raise ValidationFailed(fields={"assignee_id": _l("入力してください。")})
-    service.assign(api_user(), case, require_id(data, "assignee_id"))
-    db.session.commit()
-    return jsonify(serialize.case_detail(queries.load_case_page(api_user(), case_id)))
+    service.assign(api_user(), case, body()["assignee_id"])
+    return _stored_case(case_id)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/notes")
-def add_note(case_id: int):
+@bp.post(f"/cases/<{ID}:case_id>/notes", tags=TAGS)
+@bp.body(NoteIn)
+@bp.response(201, NoteOut)
+def add_note(case_id: int, body: Body) -> Note:
     """Append a note: {"body"}."""
-    data = json_body()
     case = service.get_case(api_user(), case_id)
-    note = service.add_note(api_user(), case, data.get("body"))
-    db.session.commit()
-    return jsonify(serialize.note(note)), 201
+    return service.add_note(api_user(), case, body()["body"])
 
 
-@bp.get(f"/cases/<{ID}:case_id>/notes/<{ID}:note_id>")
-def get_note(case_id: int, note_id: int):
+@bp.get(f"/cases/<{ID}:case_id>/notes/<{ID}:note_id>", tags=TAGS)
+@bp.response(200, NoteOut)
+def get_note(case_id: int, note_id: int) -> Note:
     """One note. Notes cannot be changed or deleted: PUT, PATCH and DELETE answer 405."""
-    case = service.get_case(api_user(), case_id)
-    return jsonify(serialize.note(service.get_note(case, note_id)))
+    return service.get_note(service.get_case(api_user(), case_id), note_id)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/notes/<{ID}:note_id>/corrections")
-def correct_note(case_id: int, note_id: int):
-    """Append a correction of a note: {"body"}."""
-    data = json_body()
+@bp.post(f"/cases/<{ID}:case_id>/notes/<{ID}:note_id>/corrections", tags=TAGS)
+@bp.body(NoteIn)
+@bp.response(201, NoteOut)
+def correct_note(case_id: int, note_id: int, body: Body) -> Note:
+    """Append a correction of a note: {"body"}; a note is corrected once (409 after)."""
     case = service.get_case(api_user(), case_id)
     original = service.get_note(case, note_id)
-    note = service.add_note(api_user(), case, data.get("body"), corrects=original)
-    db.session.commit()
-    return jsonify(serialize.note(note)), 201
+    return service.add_note(api_user(), case, body()["body"], corrects=original)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/items")
-def add_item(case_id: int):
+@bp.post(f"/cases/<{ID}:case_id>/items", tags=TAGS)
+@bp.body(ItemIn)
+@bp.response(201, OffendingItemOut)
+def add_item(case_id: int, body: Body) -> OffendingItem:
     """Record an offending post or account: {"target", "note"?}."""
-    data = json_body()
     case = service.get_case(api_user(), case_id)
-    item = service.add_offending_item(api_user(), case, data.get("target"),
-                                      require_text(data, "note", required=False, max_len=500))
-    db.session.commit()
-    return jsonify(serialize.offending_item(item)), 201
+    data = body()
+    return service.add_offending_item(api_user(), case, data["target"], data.get("note", ""))
 
 
-@bp.get(f"/cases/<{ID}:case_id>/timeline")
-def timeline(case_id: int):
+@bp.get(f"/cases/<{ID}:case_id>/timeline", tags=TAGS)
+@bp.response(200, EventListOut)
+def timeline(case_id: int) -> dict[str, Any]:
     """The case's timeline, oldest first."""
-    case = service.get_case(api_user(), case_id)
-    return jsonify(items=[serialize.event(e) for e in queries.timeline(case)])
+    return {"items": queries.timeline(service.get_case(api_user(), case_id))}

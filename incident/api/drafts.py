@@ -3,151 +3,310 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask_babel import lazy_gettext as _l
+from marshmallow import fields
 
-from incident.api import ID, api_user, bp, json_body, require_text
-from incident.api.serialize import user_ref
+from incident.api import ID, api_user, bp
+from incident.api.fields import (
+    Choice,
+    Day,
+    Extended,
+    Id,
+    Input,
+    Output,
+    Str,
+    Text,
+    TextList,
+    Timestamp,
+    day,
+    enum_field,
+    moment,
+)
+from incident.api.requests import Body, as_stored
+from incident.api.schemas import UserRefOut
 from incident.cases.service import get_case
-from incident.dates import isoformat
 from incident.drafts import sending, service
-from incident.drafts.models import Draft, Publication
-from incident.extensions import db
+from incident.drafts.models import Draft, DraftStatus, DraftType, Outcome, Publication, Route
+from incident.drafts.wording import PLATFORMS
+
+TAGS = ["drafts"]
+BAD_DATE = _l("日付は 2026-11-30 のような形式で入力してください。")
+CHECKS = Choice(service.SECTION4_CHECKS)
+CHECKS_DOC = {"description": "Every section-4 check: " + ", ".join(service.SECTION4_CHECKS) + "."}
 
 
-def publication_json(p: Publication) -> dict[str, Any]:
-    """One ledger entry."""
-    return {"id": p.id, "kind": p.kind, "draft_id": p.draft_id, "revision_id": p.revision_id, "url": p.url,
-            "channel": p.channel, "reference": p.reference, "note": p.note, "supersedes_id": p.supersedes_id,
-            "corrects_item_id": p.corrects_item_id, "published_at": isoformat(p.published_at),
-            "recorded_by": user_ref(p.recorded_by)}
+class RevisionRefOut(Output):
+    """One revision in a draft's list."""
+
+    id = fields.Integer()
+    number = fields.Integer()
+    origin = fields.String(metadata={"enum": ["generated", "edited"]})
+    author = fields.Nested(UserRefOut)
+    created_at = Timestamp()
 
 
-def draft_json(draft: Draft) -> dict[str, Any]:
+class DraftOut(Output):
     """A draft with its current text and revision list."""
-    latest = service.latest_revision(draft)
-    return {
-        "id": draft.id, "case_id": draft.case_id, "type": draft.type.value, "platform": draft.platform,
-        "lang": draft.lang, "status": draft.status.value, "route": draft.route.value if draft.route else None,
-        "scope": draft.scope, "scope_source": draft.scope_source or None, "link": draft.link or None,
-        "supersedes_id": draft.supersedes_id, "corrects_item_id": draft.corrects_item_id,
-        "approved_revision_id": draft.approved_revision_id,
-        "follow_up_on": draft.follow_up_on.isoformat() if draft.follow_up_on else None,
-        "outcome": draft.outcome.value if draft.outcome else None,
-        "created_by": user_ref(draft.created_by), "created_at": isoformat(draft.created_at),
-        "revision": latest.number, "body": latest.body,
-        "revisions": [{"id": r.id, "number": r.number, "origin": r.origin, "author": user_ref(r.author),
-                       "created_at": isoformat(r.created_at)} for r in draft.revisions],
-    }
+
+    id = fields.Integer()
+    case_id = fields.Integer()
+    type = enum_field(DraftType)
+    platform = fields.String(allow_none=True)
+    lang = fields.String()
+    status = enum_field(DraftStatus)
+    route = enum_field(Route, allow_none=True)
+    scope = fields.String(allow_none=True)
+    scope_source = fields.Function(lambda draft: draft.scope_source or None, allow_none=True,
+                                   metadata={"type": "string"})
+    link = fields.Function(lambda draft: draft.link or None, allow_none=True, metadata={"type": "string"})
+    supersedes_id = fields.Integer(allow_none=True)
+    corrects_item_id = fields.Integer(allow_none=True)
+    approved_revision_id = fields.Integer(allow_none=True)
+    follow_up_on = Day(allow_none=True)
+    outcome = enum_field(Outcome, allow_none=True)
+    created_by = fields.Nested(UserRefOut)
+    created_at = Timestamp()
+    revision = fields.Function(lambda draft: service.latest_revision(draft).number, metadata={"type": "integer"})
+    body = fields.Function(lambda draft: service.latest_revision(draft).body, metadata={"type": "string"})
+    revisions = fields.List(fields.Nested(RevisionRefOut))
+
+
+class RequirementOut(Output):
+    """What a platform's removal form asks for, and whether the case has it."""
+
+    key = fields.String()
+    ok = fields.Boolean()
+    missing = fields.Function(lambda item: None if item.ok else str(item.missing), allow_none=True,
+                              metadata={"type": "string"})
+
+
+class DraftDetailOut(DraftOut):
+    """A draft with, for a takedown, the platform's checklist against the case."""
+
+    requirements = fields.List(fields.Nested(RequirementOut))
+
+
+class PublicationOut(Output):
+    """One ledger entry: a text that went out, or the withdrawal of one."""
+
+    id = fields.Integer()
+    kind = fields.String()
+    draft_id = fields.Integer(allow_none=True)
+    revision_id = fields.Integer(allow_none=True)
+    url = fields.String()
+    channel = fields.String()
+    reference = fields.String()
+    note = fields.String()
+    supersedes_id = fields.Integer(allow_none=True)
+    corrects_item_id = fields.Integer(allow_none=True)
+    published_at = Timestamp()
+    recorded_by = fields.Nested(UserRefOut)
+
+
+class DraftsOut(Output):
+    """A case's drafts, newest first, and its ledger, oldest first."""
+
+    items = fields.List(fields.Nested(DraftOut))
+    ledger = fields.List(fields.Nested(PublicationOut))
+
+
+class SentOut(Output):
+    """The sent draft and its ledger entry."""
+
+    draft = fields.Nested(DraftOut)
+    publication = fields.Nested(PublicationOut)
+
+
+class DraftIn(Input):
+    """A new draft, generated from its template and the case."""
+
+    type = Choice(DraftType, required=True, message=_l("文案の種類を選んでください。"))
+    platform = Choice(PLATFORMS, blank=True, allow_none=True, message=_l("媒体を選んでください。"),
+                      metadata={"description": "Takedowns only (default: the case's platform)."})
+    lang = Str(allow_none=True, metadata={"enum": ["ja", "en", None], "description": "Only takedowns have English."})
+    link = Str(allow_none=True, metadata={"format": "uri", "description": "A page of the city's website "
+                                                                          "(required for correct_info)."})
+    supersedes_id = Id(allow_none=True, metadata={"description": "The ledger entry a final notice follows."})
+    corrects_item_id = Id(allow_none=True, metadata={"description": "The offending item a correction corrects."})
+
+
+class RevisionIn(Input):
+    """New wording; `base_revision` is the number the client edited (409 when it is no longer the last)."""
+
+    body = Text(service.BODY_MAX, blank=False, required=True)
+    base_revision = Id(allow_none=True)
+
+
+class SubmitIn(Input):
+    """The author's section-4 checks."""
+
+    checks = TextList(CHECKS, required=True, metadata=CHECKS_DOC)
+
+
+class PreApprovedIn(Input):
+    """Within a scope approved in advance (3(1)イ(ウ)b), citing where it was published."""
+
+    scope = Choice(service.SCOPES, required=True,
+                   message=_l("事前に承認された範囲 (a)(b)(c) のどれに当たるかを選んでください。"))
+    source = Text(service.SOURCE_MAX, blank=False, required=True)
+    checks = TextList(CHECKS, required=True, metadata=CHECKS_DOC)
+
+
+class ApproveIn(Input):
+    """An optional comment with the approval."""
+
+    comment = Text(service.COMMENT_MAX)
+
+
+class ReturnIn(Input):
+    """What the author should change."""
+
+    comment = Text(service.COMMENT_MAX, blank=False, required=True)
+
+
+class SentIn(Input):
+    """Where, when and how the approved text went out."""
+
+    url = Str(_l("URL か @ハンドルを文字列で入力してください。"), allow_none=True,
+              metadata={"format": "uri", "description": "Required for a post or a website notice."})
+    reference = Text(sending.REFERENCE_MAX)
+    channel = Choice(sending.TAKEDOWN_CHANNELS + sending.NOTICE_CHANNELS, blank=True, allow_none=True,
+                     message=_l("出し方を選んでください。"),
+                     metadata={"description": "Takedowns: " + ", ".join(sending.TAKEDOWN_CHANNELS)
+                               + " (default form); notices: " + ", ".join(sending.NOTICE_CHANNELS)
+                               + " (default post)."})
+    sent_at = moment(allow_none=True, metadata={"description": "Default: now."})
+    follow_up_on = day(BAD_DATE, allow_none=True, metadata={"description": "Takedowns: when to look again "
+                                                                          "(default: the platform's answer time)."})
+    note = Text(sending.NOTE_MAX)
+
+
+class AnswerIn(Input):
+    """A platform's answer to a takedown: the outcome, or the next date to look again."""
+
+    outcome = Choice(Outcome, blank=True, allow_none=True,
+                     message=_l("結果を選んでください。"))
+    answer = Text(sending.NOTE_MAX)
+    follow_up_on = day(BAD_DATE, allow_none=True)
+
+
+class LedgerWithdrawIn(Input):
+    """Why the published text is withdrawn."""
+
+    reason = Text(sending.NOTE_MAX, blank=False, required=True)
 
 
 def _draft(case_id: int, draft_id: int) -> Draft:
     return service.get_draft(api_user(), case_id, draft_id)
 
 
-@bp.get(f"/cases/<{ID}:case_id>/drafts")
-def list_drafts(case_id: int):
+def _stored(draft: Draft) -> Draft:
+    """The draft as the write left it."""
+    as_stored()
+    return draft
+
+
+@bp.get(f"/cases/<{ID}:case_id>/drafts", tags=TAGS)
+@bp.response(200, DraftsOut)
+def list_drafts(case_id: int) -> dict[str, Any]:
     """The case's drafts, newest first, and its ledger."""
     case = get_case(api_user(), case_id)
-    return jsonify(items=[draft_json(d) for d in service.drafts_of(case)],
-                   ledger=[publication_json(p) for p in sending.ledger(case)])
+    return {"items": service.drafts_of(case), "ledger": sending.ledger(case)}
 
 
-@bp.post(f"/cases/<{ID}:case_id>/drafts")
-def create_draft(case_id: int):
-    """{"type", "platform"?, "lang"?, "link"?, "supersedes_id"?, "corrects_item_id"?} → 201 with the text."""
-    data = json_body()
+@bp.post(f"/cases/<{ID}:case_id>/drafts", tags=TAGS)
+@bp.body(DraftIn)
+@bp.response(201, DraftOut)
+def create_draft(case_id: int, body: Body) -> Draft:
+    """A draft of `type` generated from its template and the case: revision 1."""
     case = get_case(api_user(), case_id)
-    draft = service.create_draft(api_user(), case, data)
-    db.session.commit()
-    return jsonify(draft_json(draft)), 201
+    return _stored(service.create_draft(api_user(), case, body()))
 
 
-@bp.get(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>")
-def get_draft(case_id: int, draft_id: int):
+@bp.get(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>", tags=TAGS)
+@bp.response(200, DraftDetailOut)
+def get_draft(case_id: int, draft_id: int) -> Extended:
     """One draft, with the takedown checklist against the case when it is a takedown."""
     draft = _draft(case_id, draft_id)
-    body = draft_json(draft)
-    case = service.case_of(draft)
-    body["requirements"] = [{"key": r.key, "ok": r.ok, "missing": None if r.ok else str(r.missing)}
-                            for r in sending.platform_checklist(api_user(), case, draft)]
-    return jsonify(body)
+    return Extended(draft, requirements=sending.platform_checklist(api_user(), service.case_of(draft), draft))
 
 
-@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/revisions")
-def add_revision(case_id: int, draft_id: int):
-    """{"body", "base_revision"?} → 201; a stale base_revision is a 409."""
-    data = json_body()
+@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/revisions", tags=TAGS)
+@bp.body(RevisionIn)
+@bp.response(201, DraftOut)
+def add_revision(case_id: int, draft_id: int, body: Body) -> Draft:
+    """New wording: the next revision; a stale `base_revision` or unchanged text is a 409."""
     draft = _draft(case_id, draft_id)
-    service.revise(api_user(), draft, data.get("body"), base_revision=data.get("base_revision"))
-    db.session.commit()
-    return jsonify(draft_json(draft)), 201
+    data = body()
+    service.revise(api_user(), draft, data["body"], base_revision=data.get("base_revision"))
+    return _stored(draft)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/submit")
-def submit(case_id: int, draft_id: int):
-    """{"checks": [every section-4 key]} → the draft awaits the supervisor."""
-    data = json_body()
+@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/submit", tags=TAGS)
+@bp.body(SubmitIn)
+@bp.response(200, DraftOut)
+def submit(case_id: int, draft_id: int, body: Body) -> Draft:
+    """The author confirms every section-4 check: the draft awaits the supervisor."""
     draft = _draft(case_id, draft_id)
-    service.submit(api_user(), draft, data.get("checks"))
-    db.session.commit()
-    return jsonify(draft_json(draft))
+    service.submit(api_user(), draft, body()["checks"])
+    return _stored(draft)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/pre-approved")
-def pre_approved(case_id: int, draft_id: int):
-    """{"scope": "a"|"b"|"c", "source", "checks"} → within a scope approved in advance."""
-    data = json_body()
+@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/pre-approved", tags=TAGS)
+@bp.body(PreApprovedIn)
+@bp.response(200, DraftOut)
+def pre_approved(case_id: int, draft_id: int, body: Body) -> Draft:
+    """Within a scope approved in advance: a second person of the department checks it (or, alone, approved)."""
     draft = _draft(case_id, draft_id)
-    service.mark_pre_approved(api_user(), draft, data.get("scope"), data.get("source"), data.get("checks"))
-    db.session.commit()
-    return jsonify(draft_json(draft))
+    data = body()
+    service.mark_pre_approved(api_user(), draft, data["scope"], data["source"], data["checks"])
+    return _stored(draft)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/approve")
-def approve(case_id: int, draft_id: int):
-    """{"comment"?}: a supervisor (not the author) approves; 403 for the author, 409 if not submitted."""
-    data = json_body()
+@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/approve", tags=TAGS)
+@bp.body(ApproveIn)
+@bp.response(200, DraftOut)
+def approve(case_id: int, draft_id: int, body: Body) -> Draft:
+    """A supervisor (not the author) approves; 403 for the author, 409 if not submitted."""
     draft = _draft(case_id, draft_id)
-    service.approve(api_user(), draft, require_text(data, "comment", required=False, max_len=service.COMMENT_MAX))
-    db.session.commit()
-    return jsonify(draft_json(draft))
+    service.approve(api_user(), draft, body().get("comment", ""))
+    return _stored(draft)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/return")
-def return_draft(case_id: int, draft_id: int):
-    """{"comment"}: back to the author."""
-    data = json_body()
+@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/return", tags=TAGS)
+@bp.body(ReturnIn)
+@bp.response(200, DraftOut)
+def return_draft(case_id: int, draft_id: int, body: Body) -> Draft:
+    """Back to the author, with a comment."""
     draft = _draft(case_id, draft_id)
-    service.return_draft(api_user(), draft, data.get("comment"))
-    db.session.commit()
-    return jsonify(draft_json(draft))
+    service.return_draft(api_user(), draft, body()["comment"])
+    return _stored(draft)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/sent")
-def sent(case_id: int, draft_id: int):
-    """{"url"?, "reference"?, "channel"?, "sent_at"?, "follow_up_on"?, "note"?} → 201 with the ledger entry."""
-    data = json_body()
+@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/sent", tags=TAGS)
+@bp.body(SentIn)
+@bp.response(201, SentOut)
+def sent(case_id: int, draft_id: int, body: Body) -> dict[str, Any]:
+    """Record that the approved text went out: 201 with the ledger entry; 409 unless approved."""
     draft = _draft(case_id, draft_id)
-    publication = sending.record_sent(api_user(), draft, data)
-    db.session.commit()
-    return jsonify(draft=draft_json(draft), publication=publication_json(publication)), 201
+    publication = sending.record_sent(api_user(), draft, body())
+    return {"draft": _stored(draft), "publication": publication}
 
 
-@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/answer")
-def answer(case_id: int, draft_id: int):
-    """{"outcome"?: "removed"|"refused"|"no_answer", "answer"?, "follow_up_on"?} for a takedown."""
-    data = json_body()
+@bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/answer", tags=TAGS)
+@bp.body(AnswerIn)
+@bp.response(200, DraftOut)
+def answer(case_id: int, draft_id: int, body: Body) -> Draft:
+    """A platform's answer to a sent takedown: `outcome` (removed, refused, no_answer) or `follow_up_on`."""
     draft = _draft(case_id, draft_id)
-    sending.record_answer(api_user(), draft, data)
-    db.session.commit()
-    return jsonify(draft_json(draft))
+    sending.record_answer(api_user(), draft, body())
+    return _stored(draft)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/ledger/<{ID}:publication_id>/withdraw")
-def withdraw(case_id: int, publication_id: int):
-    """{"reason"} → 201 with the new withdrawal entry (the original stays)."""
-    data = json_body()
-    entry = sending.withdraw(api_user(), sending.get_publication(api_user(), case_id, publication_id),
-                             data.get("reason"))
-    db.session.commit()
-    return jsonify(publication_json(entry)), 201
+@bp.post(f"/cases/<{ID}:case_id>/ledger/<{ID}:publication_id>/withdraw", tags=TAGS)
+@bp.body(LedgerWithdrawIn)
+@bp.response(201, PublicationOut)
+def withdraw(case_id: int, publication_id: int, body: Body) -> Publication:
+    """Withdraw a published text (supervisors): 201 with the new withdrawal entry; the original stays."""
+    publication = sending.get_publication(api_user(), case_id, publication_id)
+    return sending.withdraw(api_user(), publication, body()["reason"])

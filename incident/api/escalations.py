@@ -3,88 +3,131 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask_babel import lazy_gettext as _l
+from marshmallow import fields
 from sqlalchemy import or_, select
 
 from incident import policy
-from incident.api import ID, api_user, bp, json_body
-from incident.api.serialize import user_ref
+from incident.api import ID, api_user, bp
+from incident.api.fields import Input, Output, PageQuery, QueryFlag, Text, Timestamp, page_of
+from incident.api.requests import Body
+from incident.api.schemas import UserRefOut
 from incident.cases.models import Case
 from incident.cases.service import get_case
-from incident.dates import isoformat
 from incident.escalation import service
 from incident.escalation.models import Escalation, EscalationNotice
 from incident.extensions import db
 from incident.notifications import service as notifications
 from incident.notifications.models import Notification
-from incident.pagination import page_args
+
+REASON = _l("理由を %(max)d 文字以内で入力してください。", max=service.REASON_MAX)
 
 
-def escalation_json(e: Escalation) -> dict[str, Any]:
-    """One escalation with its level and times (for response-time metrics)."""
+def _level(escalation: Escalation) -> str | None:
     levels = service.rules().levels
-    return {"id": e.id, "case_id": e.case_id, "trigger": e.trigger, "subject": e.subject or None,
-            "reason": e.reason, "level": levels[e.level] if e.level < len(levels) else None,
-            "open": e.is_open, "raised_by": user_ref(e.raised_by), "created_at": isoformat(e.created_at),
-            "next_at": isoformat(e.next_at), "acknowledged_at": isoformat(e.acknowledged_at),
-            "acknowledged_by": user_ref(e.acknowledged_by), "resolved_at": isoformat(e.resolved_at)}
+    return levels[escalation.level] if escalation.level < len(levels) else None
 
 
-def notification_json(n: Notification) -> dict[str, Any]:
+class EscalationOut(Output):
+    """One escalation with its level and times (for response-time metrics)."""
+
+    id = fields.Integer()
+    case_id = fields.Integer()
+    trigger = fields.String()
+    subject = fields.Function(lambda e: e.subject or None, allow_none=True, metadata={"type": "string"})
+    reason = fields.String()
+    level = fields.Function(_level, allow_none=True, metadata={"type": "string"})
+    open = fields.Boolean(attribute="is_open")
+    raised_by = fields.Nested(UserRefOut, allow_none=True)
+    created_at = Timestamp()
+    next_at = Timestamp(allow_none=True)
+    acknowledged_at = Timestamp(allow_none=True)
+    acknowledged_by = fields.Nested(UserRefOut, allow_none=True)
+    resolved_at = Timestamp(allow_none=True)
+
+
+class NotificationOut(Output):
     """One notification."""
-    return {"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "case_id": n.case_id, "link": n.link,
-            "created_at": isoformat(n.created_at), "read_at": isoformat(n.read_at)}
+
+    id = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    body = fields.String()
+    case_id = fields.Integer(allow_none=True)
+    link = fields.String()
+    created_at = Timestamp()
+    read_at = Timestamp(allow_none=True)
 
 
-@bp.post(f"/cases/<{ID}:case_id>/escalations")
-def create_escalation(case_id: int):
-    """{"reason"} → 201: the next level is notified."""
-    data = json_body()
+class EscalationIn(Input):
+    """Why the case needs the next level."""
+
+    reason = Text(service.REASON_MAX, blank=False, required=True, message=REASON)
+
+
+class EscalationQuery(PageQuery):
+    """`open=1` for the escalations nobody has answered yet."""
+
+    open = QueryFlag()
+
+
+class NotificationQuery(PageQuery):
+    """`unread=1` for the unread notifications only."""
+
+    unread = QueryFlag()
+
+
+EscalationPageOut = page_of(EscalationOut)
+NotificationPageOut = page_of(NotificationOut, unread=fields.Integer(metadata={"description": "How many are unread."}))
+
+
+@bp.post(f"/cases/<{ID}:case_id>/escalations", tags=["escalations"])
+@bp.body(EscalationIn)
+@bp.response(201, EscalationOut)
+def create_escalation(case_id: int, body: Body) -> Escalation:
+    """Bring the case to the next level, which is notified."""
     case = get_case(api_user(), case_id)
-    escalation = service.escalate(api_user(), case, data.get("reason"))
-    db.session.commit()
-    return jsonify(escalation_json(escalation)), 201
+    return service.escalate(api_user(), case, body()["reason"])
 
 
-@bp.post(f"/escalations/<{ID}:escalation_id>/acknowledge")
-def acknowledge_escalation(escalation_id: int):
-    """Take an escalation on (recipients and the case's supervisors)."""
+@bp.post(f"/escalations/<{ID}:escalation_id>/acknowledge", tags=["escalations"])
+@bp.response(200, EscalationOut)
+def acknowledge_escalation(escalation_id: int) -> Escalation:
+    """Take an escalation on (recipients and the case's supervisors); 409 when already answered."""
     escalation = service.get_escalation(api_user(), escalation_id)
-    service.acknowledge(api_user(), escalation)
-    db.session.commit()
-    return jsonify(escalation_json(escalation))
+    return service.acknowledge(api_user(), escalation)
 
 
-@bp.get("/escalations")
-def list_escalations():
-    """Escalations on cases you may see or that you were told about; `open=1` for the unanswered ones."""
+@bp.get("/escalations", tags=["escalations"])
+@bp.arguments(EscalationQuery, location="query", as_kwargs=True)
+@bp.response(200, EscalationPageOut)
+def list_escalations(page: int, per_page: int, open: bool = False) -> dict[str, Any]:
+    """Escalations on cases you may see or that you were told about, newest first."""
     user = api_user()
-    page, per_page = page_args(request.args, strict=True)
     told = select(EscalationNotice.escalation_id).where(EscalationNotice.user_id == user.id)
     query = (select(Escalation).join(Case, Case.id == Escalation.case_id)
-             .where(or_(policy.visible_cases_clause(user), Escalation.id.in_(told))))
-    if request.args.get("open") in ("1", "true"):
+             .where(or_(policy.visible_cases_clause(user, Case), Escalation.id.in_(told))))
+    if open:
         query = query.where(Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None))
     pagination = db.paginate(query.order_by(Escalation.id.desc()), page=page, per_page=per_page, error_out=False)
-    return jsonify(items=[escalation_json(e) for e in pagination.items], total=pagination.total, page=page,
-                   per_page=per_page)
+    return {"items": pagination.items, "total": pagination.total, "page": page, "per_page": per_page}
 
 
-@bp.get("/notifications")
-def list_notifications():
-    """Your notifications, newest first; `unread=1` for unread ones only."""
+@bp.get("/notifications", tags=["notifications"])
+@bp.arguments(NotificationQuery, location="query", as_kwargs=True)
+@bp.response(200, NotificationPageOut)
+def list_notifications(page: int, per_page: int, unread: bool = False) -> dict[str, Any]:
+    """Your notifications, newest first."""
     user = api_user()
-    page, per_page = page_args(request.args, strict=True)
-    pagination = db.paginate(notifications.notifications_query(user, request.args.get("unread") in ("1", "true")),
-                             page=page, per_page=per_page, error_out=False)
-    return jsonify(items=[notification_json(n) for n in pagination.items], total=pagination.total,
-                   unread=notifications.unread_count(user), page=page, per_page=per_page)
+    pagination = db.paginate(notifications.notifications_query(user, unread), page=page, per_page=per_page,
+                             error_out=False)
+    return {"items": pagination.items, "total": pagination.total, "unread": notifications.unread_count(user),
+            "page": page, "per_page": per_page}
 
 
-@bp.post(f"/notifications/<{ID}:notification_id>/read")
-def read_notification(notification_id: int):
+@bp.post(f"/notifications/<{ID}:notification_id>/read", tags=["notifications"])
+@bp.response(200, NotificationOut)
+def read_notification(notification_id: int) -> Notification:
     """Mark one of your notifications read."""
     row = notifications.get_notification(api_user(), notification_id)
-    notifications.mark_read(api_user(), row)
-    db.session.commit()
-    return jsonify(notification_json(row))
+    return notifications.mark_read(api_user(), row)

@@ -3,80 +3,130 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask_babel import lazy_gettext as _l
+from flask_smorest.fields import Upload
+from marshmallow import fields
+from werkzeug.datastructures import FileStorage
 
-from incident.api import ID, api_user, bp, json_body, require_text
+from incident.api import ID, api_user, bp
+from incident.api.fields import Choice, FormId, Input, Output, Text, Timestamp, moment
+from incident.api.requests import Body
+from incident.api.schemas import UserRefOut
 from incident.cases import service as cases
-from incident.dates import isoformat
 from incident.evidence import service
 from incident.evidence.views import send_evidence
-from incident.extensions import db
+
+TAGS = ["evidence"]
+CHOOSE_FILE = _l("ファイルを選んでください。")
+#: Evidence files are one of these types, detected from their content.
+FILE_TYPES = tuple(service.EXTENSIONS)
 
 
-def evidence_json(row: service.EvidenceRow, case_id: int) -> dict[str, Any]:
-    """One evidence file as API v1 shows it."""
-    e = row.evidence
-    return {
-        "id": e.id,
-        "case_id": e.case_id,
-        "offending_item_id": e.offending_item_id,
-        "original_name": e.original_name,
-        "file_name": service.download_name(e),
-        "content_type": e.content_type,
-        "size": e.size,
-        "sha256": e.sha256,
-        "note": e.note,
-        "purpose": e.purpose,
-        "captured_at": isoformat(e.captured_at),
-        "uploaded_by": {"id": e.uploaded_by.id, "name": e.uploaded_by.name},
-        "uploaded_at": isoformat(e.uploaded_at),
-        "withdrawn": row.withdrawal is not None,
-        "withdrawal": None if row.withdrawal is None else {
-            "reason": row.withdrawal.reason, "actor_id": row.withdrawal.actor_id,
-            "created_at": isoformat(row.withdrawal.created_at),
-        },
-        "file_url": f"/api/v1/cases/{case_id}/evidence/{e.id}/file",
-    }
+class WithdrawalOut(Output):
+    """Who withdrew an evidence file, when, and why."""
+
+    reason = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    created_at = Timestamp()
 
 
-def _row(case: Any, evidence_id: int) -> dict[str, Any]:
-    row = next(r for r in service.evidence_rows(case) if r.evidence.id == evidence_id)
-    return evidence_json(row, case.id)
+class EvidenceOut(Output):
+    """One evidence file (dumped from an evidence row: the file, its withdrawal, its offending item)."""
+
+    id = fields.Integer(attribute="evidence.id")
+    case_id = fields.Integer(attribute="evidence.case_id")
+    offending_item_id = fields.Integer(attribute="evidence.offending_item_id", allow_none=True)
+    original_name = fields.String(attribute="evidence.original_name")
+    file_name = fields.Function(lambda row: service.download_name(row.evidence),
+                                metadata={"type": "string", "description": "The download's name."})
+    content_type = fields.String(attribute="evidence.content_type", metadata={"enum": list(FILE_TYPES)})
+    size = fields.Integer(attribute="evidence.size")
+    sha256 = fields.String(attribute="evidence.sha256")
+    note = fields.String(attribute="evidence.note")
+    purpose = fields.String(attribute="evidence.purpose", metadata={"enum": list(service.PURPOSES)})
+    captured_at = Timestamp(attribute="evidence.captured_at", allow_none=True)
+    uploaded_by = fields.Nested(UserRefOut, attribute="evidence.uploaded_by")
+    uploaded_at = Timestamp(attribute="evidence.uploaded_at")
+    withdrawn = fields.Function(lambda row: row.withdrawal is not None, metadata={"type": "boolean"})
+    withdrawal = fields.Nested(WithdrawalOut, allow_none=True)
+    file_url = fields.Function(lambda row: f"/api/v1/cases/{row.evidence.case_id}/evidence/{row.evidence.id}/file",
+                               metadata={"type": "string"})
 
 
-@bp.get(f"/cases/<{ID}:case_id>/evidence")
-def list_evidence(case_id: int):
+class EvidenceListOut(Output):
+    """A case's evidence files, oldest first, withdrawn ones included and marked."""
+
+    items = fields.List(fields.Nested(EvidenceOut))
+
+
+class FileField(Upload):
+    """The uploaded file itself."""
+
+    default_error_messages = {"required": CHOOSE_FILE, "null": CHOOSE_FILE, "invalid": CHOOSE_FILE}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> FileStorage:
+        if not isinstance(value, FileStorage) or not value:  # a part without a file name holds no file
+            raise self.make_error("invalid")
+        return value
+
+
+class EvidenceIn(Input):
+    """An evidence file (multipart/form-data): a PNG, JPEG or WebP image or a PDF, checked by its content."""
+
+    file = FileField(required=True)
+    note = Text(service.NOTE_MAX)
+    captured_at = moment(allow_none=True, metadata={"description": "When it was captured (not in the future)."})
+    offending_item_id = FormId(metadata={"description": "The case's offending item it shows."})
+    purpose = Choice(service.PURPOSES, blank=True, error_messages={"invalid": _l("種類を選び直してください。")},
+                     metadata={"description": "Default: capture."})
+
+
+class EvidenceWithdrawIn(Input):
+    """Why the file is withdrawn."""
+
+    reason = Text(service.REASON_MAX, blank=False, required=True, message=_l("取り下げる理由を入力してください。"))
+
+
+def _row(case: Any, evidence_id: int) -> service.EvidenceRow:
+    return next(r for r in service.evidence_rows(case) if r.evidence.id == evidence_id)
+
+
+@bp.get(f"/cases/<{ID}:case_id>/evidence", tags=TAGS)
+@bp.response(200, EvidenceListOut)
+def list_evidence(case_id: int) -> dict[str, Any]:
     """The case's evidence files, oldest first (withdrawn ones included and marked)."""
-    case = cases.get_case(api_user(), case_id)
-    return jsonify(items=[evidence_json(r, case.id) for r in service.evidence_rows(case)])
+    return {"items": service.evidence_rows(cases.get_case(api_user(), case_id))}
 
 
-@bp.post(f"/cases/<{ID}:case_id>/evidence")
-def upload_evidence(case_id: int):
-    """Attach a file (multipart: file, note?, captured_at?, offending_item_id?, purpose?)."""
+@bp.post(f"/cases/<{ID}:case_id>/evidence", tags=TAGS)
+@bp.body(EvidenceIn, location="multipart")
+@bp.response(201, EvidenceOut)
+def upload_evidence(case_id: int, body: Body) -> service.EvidenceRow:
+    """Attach a file; 413 above EVIDENCE_MAX_BYTES, 422 for another type or content that is refused."""
     case = cases.get_case(api_user(), case_id)
-    upload = request.files.get("file")
+    data = body()
+    upload = data["file"]
     evidence = service.add_evidence(
-        api_user(), case, upload.stream if upload else None, upload.filename if upload else "",
-        note=request.form.get("note", ""), captured_at=request.form.get("captured_at"),
-        offending_item_id=request.form.get("offending_item_id") or None,
-            purpose=request.form.get("purpose") or None,
+        api_user(), case, upload.stream, upload.filename or "", note=data.get("note", ""),
+        captured_at=data.get("captured_at"), offending_item_id=data.get("offending_item_id"),
+        purpose=data.get("purpose") or None,
     )
-    db.session.commit()
-    return jsonify(_row(case, evidence.id)), 201
+    return _row(case, evidence.id)
 
 
-@bp.get(f"/cases/<{ID}:case_id>/evidence/<{ID}:evidence_id>/file")
+@bp.get(f"/cases/<{ID}:case_id>/evidence/<{ID}:evidence_id>/file", tags=TAGS)
+@bp.doc(responses={"200": {"description": "The file, as an attachment with its detected type.", "content": {
+    content_type: {"schema": {"type": "string", "format": "binary"}} for content_type in FILE_TYPES}}})
 def evidence_file(case_id: int, evidence_id: int):
     """Download the file as an attachment with its detected type."""
     return send_evidence(service.get_evidence(api_user(), case_id, evidence_id))
 
 
-@bp.post(f"/cases/<{ID}:case_id>/evidence/<{ID}:evidence_id>/withdraw")
-def withdraw_evidence(case_id: int, evidence_id: int):
-    """Mark a file withdrawn with {"reason"}; it stays listed and downloadable."""
+@bp.post(f"/cases/<{ID}:case_id>/evidence/<{ID}:evidence_id>/withdraw", tags=TAGS)
+@bp.body(EvidenceWithdrawIn)
+@bp.response(200, EvidenceOut)
+def withdraw_evidence(case_id: int, evidence_id: int, body: Body) -> service.EvidenceRow:
+    """Mark a file withdrawn with {"reason"}; it stays listed and downloadable (409 the second time)."""
     evidence = service.get_evidence(api_user(), case_id, evidence_id)
-    data = json_body()
-    service.withdraw(api_user(), evidence, require_text(data, "reason", max_len=service.REASON_MAX))
-    db.session.commit()
-    return jsonify(_row(cases.get_case(api_user(), case_id), evidence.id))
+    service.withdraw(api_user(), evidence, body()["reason"])
+    return _row(cases.get_case(api_user(), case_id), evidence.id)

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 
 from incident.audit.models import AuditLog
 from incident.dates import UTC
@@ -33,7 +33,7 @@ def _utc_text(value: dt.datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical_content(row: Mapping[str, Any]) -> bytes:
+def canonical_content(row: Mapping[str, Any] | RowMapping) -> bytes:
     """The bytes a row's hash covers: its content as sorted-key, compact JSON (UTF-8)."""
     payload = {name: row[name] for name in CONTENT_COLUMNS}
     payload["created_at"] = _utc_text(row["created_at"])
@@ -119,7 +119,7 @@ class ChainReport:
         return self.broken is None
 
 
-def _batches(batch_size: int) -> Iterator[list[Mapping[str, Any]]]:
+def _batches(batch_size: int) -> Iterator[list[RowMapping]]:
     """Every audit row in id order, a batch per short read transaction (never all in memory)."""
     table = AuditLog.__table__
     after = None
@@ -136,7 +136,7 @@ def _batches(batch_size: int) -> Iterator[list[Mapping[str, Any]]]:
         after = rows[-1]["id"]
 
 
-def _check(row: Mapping[str, Any], prev_id: int, prev_hash: str) -> ChainBreak | None:
+def _check(row: RowMapping, prev_id: int, prev_hash: str) -> ChainBreak | None:
     """The first thing wrong with `row`, given the row before it (id 0 and GENESIS for the first)."""
     if row["row_hash"] != chain_hash(row["prev_hash"] or "", canonical_content(row)):
         return ChainBreak(row["id"], Problem.CONTENT_CHANGED,
@@ -152,7 +152,7 @@ def _check(row: Mapping[str, Any], prev_id: int, prev_hash: str) -> ChainBreak |
                       f"its prev_hash does not match {before}; that row or its hash was rewritten")
 
 
-def _check_head(row: Mapping[str, Any] | None, head: tuple[int, str], last_id: int) -> ChainBreak | None:
+def _check_head(row: RowMapping | None, head: tuple[int, str], last_id: int) -> ChainBreak | None:
     """Whether a head recorded earlier (id, hash) is still in the chain: `row` is the first row at or
     after its id (None when the log ends before it)."""
     head_id, head_hash = head

@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incident.auth.models import User
 from incident.database import UTCDateTime
 from incident.dates import utcnow
-from incident.extensions import db
+from incident.extensions import Model
+
+if TYPE_CHECKING:
+    # Every domain writes audit rows, incident.auth too: audit names its users' model only by name.
+    from incident.auth.models import User
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     """Who changed what, when (UTC), from which value to which; append-only in the database, hash-chained."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,4 +36,4 @@ class AuditLog(db.Model):
     #: SHA-256 (hex) of prev_hash and this row's canonical content.
     row_hash: Mapped[str] = mapped_column(String(64))
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship("User")

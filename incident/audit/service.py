@@ -6,16 +6,19 @@ import datetime as dt
 import enum
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import g, has_request_context
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from incident.audit.chain import CONTENT_COLUMNS, canonical_content, chain_hash, chain_head, remember_head
 from incident.audit.models import AuditLog
-from incident.auth.models import User
 from incident.dates import isoformat, utcnow
 from incident.extensions import db
+
+if TYPE_CHECKING:
+    from incident.auth.models import User
 
 _cli_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "cli_request_id", default=None
@@ -89,8 +92,6 @@ def record(
 
 def audit_page(page: int, per_page: int, case_id: int | None = None, action: str | None = None):
     """A page of audit rows, newest first, with actors loaded in the same query."""
-    from sqlalchemy.orm import joinedload
-
     query = select(AuditLog).options(joinedload(AuditLog.actor)).order_by(AuditLog.id.desc())
     if case_id is not None:
         query = query.where(AuditLog.case_id == case_id)

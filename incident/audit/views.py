@@ -6,8 +6,8 @@ from flask_login import current_user, login_required
 
 from incident import policy
 from incident.audit.service import audit_page
-from incident.validation import parse_id
 from incident.pagination import page_args
+from incident.validation import parse_id
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -18,7 +18,7 @@ def index():
     """Every change, newest first, filterable by case id and action."""
     if not policy.can_view_audit_log(current_user):
         abort(404)
-    page, per_page = page_args(request.args, strict=False)
+    page, per_page = page_args(request.args)
     try:
         case_id = parse_id(request.args.get("case_id"))
     except ValueError:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
@@ -11,18 +10,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from incident.database import UTCDateTime, enum_column
 from incident.dates import utcnow
-from incident.extensions import db
+from incident.extensions import Model
+from incident.roles import Role
 
 
-class Role(enum.StrEnum):
-    """What a user may do: 担当者, 所属長, or the PR office (秘書広報課)."""
-
-    RESPONDER = "responder"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-
-class Department(db.Model):
+class Department(Model):
     """A department of the city (所属), e.g. 総務部 秘書広報課."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,7 +29,7 @@ class Department(db.Model):
         return f"<Department {self.code}>"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A person who logs in; contractors and designated managers are responders with an organisation."""
 
     __tablename__ = "users"
@@ -58,16 +50,8 @@ class User(UserMixin, db.Model):
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
-
-    @property
-    def is_supervisor_or_admin(self) -> bool:
-        return self.role in (Role.SUPERVISOR, Role.ADMIN)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -79,7 +63,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.email} {self.role}>"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A personal API token; only its SHA-256 is stored, the token itself is shown once."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

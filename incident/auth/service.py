@@ -12,7 +12,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from incident import policy
 from incident.audit import service as audit
 from incident.auth.models import ApiToken, Department, Role, User
 from incident.database import may_write
@@ -50,8 +52,7 @@ CONTACT_MAX = 300
 def set_department_contact(actor: User | None, department: Department, contact: Any) -> Department:
     """The contact printed on press notices and public notices (phone, e-mail); the department's
     supervisor or the PR office sets it (the CLI acts as the system)."""
-    if actor is not None and not (actor.role == Role.ADMIN or (
-            actor.role == Role.SUPERVISOR and actor.department_id == department.id)):
+    if not policy.can_set_department_contact(actor, department):
         raise PermissionDenied(_l("所属の連絡先は、その所属の所属長か秘書広報課が変更します。"))
     text = contact.strip() if isinstance(contact, str) else ""
     if len(text) > CONTACT_MAX or "\x00" in text or "\n" in text or "\r" in text:
@@ -125,8 +126,6 @@ def authenticate(email: str, password: str) -> User | None:
     global _DUMMY_HASH
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
-        from werkzeug.security import check_password_hash, generate_password_hash
-
         if _DUMMY_HASH is None:
             _DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
         check_password_hash(_DUMMY_HASH, password)

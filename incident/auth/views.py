@@ -7,12 +7,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from incident import boundary, policy
 from incident.audit import service as audit
 from incident.auth import service
-from incident.auth.models import Role
 from incident.auth.forms import ContactForm, EmptyForm, LanguageForm, LoginForm, TokenForm
-from incident.errors import DomainError
-from incident.extensions import db
+from incident.errors import ValidationFailed
 
 bp = Blueprint("auth", __name__)
 
@@ -42,7 +41,6 @@ def login():
         else:
             login_user(user, remember=bool(form.remember.data))
             audit.record(user, "user.login", "user", user.id)
-            db.session.commit()
             return redirect(safe_next(form.next.data) or url_for("cases.index"))
     return render_template("auth/login.html", form=form)
 
@@ -65,33 +63,29 @@ def settings():
     language_form = LanguageForm(prefix="lang")
     token_form = TokenForm(prefix="token")
     contact_form = ContactForm(prefix="dept")
-    may_set_contact = current_user.role in (Role.SUPERVISOR, Role.ADMIN)
+    may_set_contact = policy.can_set_department_contact(current_user, current_user.department)
     if request.method == "GET":
         language_form.locale.data = current_user.locale or "ja"
         contact_form.contact.data = current_user.department.contact
-    if may_set_contact and "dept-contact" in request.form and contact_form.validate_on_submit():
+    # The page has three forms; the one whose fields were posted is the one submitted.
+    if may_set_contact and contact_form.is_posted() and contact_form.validate_on_submit():
         try:
             service.set_department_contact(current_user, current_user.department, contact_form.contact.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            contact_form.contact.errors = [str(v) for v in exc.fields.values()] or [str(exc.message)]
+        except ValidationFailed as exc:
+            boundary.refuse(exc, contact_form)
         else:
             flash(_("所属の連絡先を保存しました。"), "success")
             return redirect(url_for("auth.settings"))
-    if "lang-locale" in request.form and language_form.validate_on_submit():
+    if language_form.is_posted() and language_form.validate_on_submit():
         service.set_locale(current_user, language_form.locale.data)
-        db.session.commit()
         flash(_("表示言語を変更しました。"), "success")
         return redirect(url_for("auth.settings"))
     new_token = None
-    if "token-name" in request.form and token_form.validate_on_submit():
+    if token_form.is_posted() and token_form.validate_on_submit():
         try:
             _token, new_token = service.create_token(current_user, token_form.name.data or "")
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            token_form.name.errors = [str(exc.message)]
+        except ValidationFailed as exc:
+            boundary.refuse(exc, token_form)
     return render_template(
         "auth/settings.html",
         language_form=language_form,
@@ -110,6 +104,5 @@ def revoke_token(token_id: int):
     form = EmptyForm()
     if form.validate_on_submit():
         service.revoke_token(current_user, token_id)
-        db.session.commit()
         flash(_("トークンを無効にしました。"), "success")
     return redirect(url_for("auth.settings"))

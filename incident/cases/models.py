@@ -5,6 +5,7 @@ import datetime as dt
 import enum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -12,7 +13,7 @@ from incident.accounts.models import OfficialAccount, Platform
 from incident.auth.models import Department, User
 from incident.database import UTCDateTime, enum_column
 from incident.dates import utcnow
-from incident.extensions import db
+from incident.extensions import Model
 
 
 class CaseKind(enum.StrEnum):
@@ -41,14 +42,30 @@ class CaseStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
-class CaseCounter(db.Model):
+#: Display labels of the kinds and statuses. Here, not in incident.labels (which re-uses them), because
+#: the case service names statuses in its messages and draft templates name kinds.
+KIND_LABELS = {
+    CaseKind.FLAMING: _l("炎上"),
+    CaseKind.IMPERSONATION: _l("なりすまし"),
+    CaseKind.FALSE_INFORMATION: _l("事実と反する内容"),
+    CaseKind.ACCOUNT_TAKEOVER: _l("乗っ取り"),
+}
+STATUS_LABELS = {
+    CaseStatus.NEW: _l("新規"),
+    CaseStatus.RESPONDING: _l("対応中"),
+    CaseStatus.MONITORING: _l("経過観察"),
+    CaseStatus.CLOSED: _l("終了"),
+}
+
+
+class CaseCounter(Model):
     """The last case number handed out in a year, so numbers are dense and never reused."""
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(default=0)
 
 
-class Case(db.Model):
+class Case(Model):
     """One incident on (or against) the city's social-media presence."""
 
     __tablename__ = "cases"
@@ -105,7 +122,7 @@ class Case(db.Model):
         return f"<Case {self.number} {self.kind} {self.status}>"
 
 
-class OffendingItem(db.Model):
+class OffendingItem(Model):
     """A post or account involved in a case: its URL or @handle, and when and by whom it was captured."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,7 +142,7 @@ class OffendingItem(db.Model):
         return self.target.startswith(("http://", "https://"))
 
 
-class Note(db.Model):
+class Note(Model):
     """A timestamped Markdown note; append-only (the database refuses UPDATE and DELETE)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -141,7 +158,7 @@ class Note(db.Model):
     corrects: Mapped[Note | None] = relationship(remote_side=[id])
 
 
-class TimelineEvent(db.Model):
+class TimelineEvent(Model):
     """Something that happened to a case; append-only (the database refuses UPDATE and DELETE)."""
 
     __table_args__ = (Index("ix_timeline_event_case_created", "case_id", "created_at"),)
@@ -159,7 +176,7 @@ class TimelineEvent(db.Model):
     note: Mapped[Note | None] = relationship()
 
 
-class Evidence(db.Model):
+class Evidence(Model):
     """A screenshot or document attached to a case (optionally to one offending item); append-only.
 
     The file lives under instance/uploads/ with a server-made name; a wrong upload is withdrawn
@@ -189,7 +206,7 @@ class Evidence(db.Model):
     uploaded_by: Mapped[User] = relationship()
 
 
-class EvidenceWithdrawal(db.Model):
+class EvidenceWithdrawal(Model):
     """A wrong upload marked withdrawn, with a reason; append-only (one per evidence)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

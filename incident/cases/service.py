@@ -10,13 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.exc import StaleDataError
 
-from incident import policy
+from incident import policy, signals
 from incident.accounts.models import OfficialAccount
 from incident.audit import service as audit
-from incident.auth.models import Department, Role, User
+from incident.auth.models import Department, User
+from incident.cases import loading
 from incident.cases.fields import clean_case_fields, clean_note_body, clean_targets
-from incident.validation import normalise_target, parse_id
 from incident.cases.models import (
+    STATUS_LABELS,
     Case,
     CaseCounter,
     CaseStatus,
@@ -27,6 +28,7 @@ from incident.cases.models import (
 from incident.dates import as_utc, tokyo_year, utcnow
 from incident.errors import CaseError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
+from incident.validation import normalise_target, parse_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,10 +89,7 @@ def _check_account(account_id: int | None) -> None:
 
 def get_case(actor: User, case_id: int) -> Case:
     """Load a case the actor may see, or raise NotFound (never telling whether it exists)."""
-    case = db.session.get(Case, case_id)
-    if case is None or not policy.can_view(actor, case):
-        raise NotFound()
-    return case
+    return loading.visible(actor, db.session.get(Case, case_id))
 
 
 def open_case(
@@ -106,7 +105,7 @@ def open_case(
     _check_account(fields.get("official_account_id"))
     if department_id is None or department_id == actor.department_id:
         department_id = actor.department_id
-    elif actor.role != Role.ADMIN:
+    elif not policy.can_open_case_for_any_department(actor):
         raise PermissionDenied(_l("他の所属の案件は登録できません。"))
     elif db.session.get(Department, department_id) is None:
         raise ValidationFailed(fields={"department": _l("その所属はありません。")}
@@ -124,27 +123,21 @@ def open_case(
         created_at=now,
         **{"detected_at": now, "description": "", "source": "", **fields},
     )
-    from incident.playbooks.service import pin_playbook
-
-    playbook = pin_playbook(case)
+    signals.case_opening.send(case, actor=actor)  # the playbook of its kind is pinned here
     db.session.add(case)
     db.session.flush()
-    _timeline(case, actor, "opened", playbook_version=playbook.version[:12], number=case.number, kind=case.kind.value,
-              severity=case.severity.value, title=case.title)
+    _timeline(case, actor, "opened", playbook_version=(case.playbook_version or "")[:12], number=case.number,
+              kind=case.kind.value, severity=case.severity.value, title=case.title)
     audit.record(actor, "case.create", "case", case.id, case_id=case.id,
                  changes={name: (None, getattr(case, name)) for name in EDITABLE_FIELDS})
     for target in targets:
         add_offending_item(actor, case, target)
-    # Known fake accounts: an impersonation case whose URLs / @handles match a recorded fake is
-    # linked to it here, so the case page shows the earlier cases that met it (incident.fakes).
-    from incident.fakes.service import link_known_fakes
-
-    link_known_fakes(actor, case, targets)
+    # Known fake accounts: an impersonation case whose URLs / @handles match a recorded fake is linked
+    # to it, so the case page shows the earlier cases that met it (incident.fakes); the supervisors hear
+    # of it (incident.notifications). Sent before assigning, so the links precede the assignment.
+    signals.case_opened.send(case, actor=actor, targets=targets)
     if assignee_id is not None:
         assign(actor, case, assignee_id)
-    from incident.notifications import hooks
-
-    hooks.case_opened(actor, case)
     return case
 
 
@@ -180,12 +173,10 @@ def update_case(actor: User, case: Case, version: Any, data: dict[str, Any]) -> 
         setattr(case, name, new)
     if "kind" in changes:
         # A case that turns out to be another kind follows that kind's playbook from now on; what was
-        # done under the old one stays on the timeline.
-        from incident.playbooks.service import pin_playbook
-
+        # done under the old one stays on the timeline (incident.playbooks pins it).
         old_version = case.playbook_version
-        new_version = pin_playbook(case).version
-        changes["playbook_version"] = (old_version, new_version)
+        signals.case_kind_changed.send(case, actor=actor, old_kind=changes["kind"][0])
+        changes["playbook_version"] = (old_version, case.playbook_version)
     try:
         db.session.flush()
     except StaleDataError:
@@ -216,24 +207,8 @@ def change_status(
     if not policy.can_change_status(actor, case, target):
         raise PermissionDenied(_l("案件の終了と再開は所属長または秘書広報課が行います。"))
     if target == CaseStatus.CLOSED:
-        from incident.playbooks.service import open_required
-
-        still_open = open_required(case)
-        if still_open and waive_open_steps:
-            from incident.playbooks.service import waive_step
-
-            if not reason:
-                raise ValidationFailed(fields={"reason": _l("免除する理由を入力してください。")})
-            for state in still_open:
-                waive_step(actor, case, state.step.key, reason)
-            still_open = []
-        if still_open:
-            names = "、".join(f"「{s.step.title_ja}」" for s in still_open)
-            raise CaseError(
-                _l("必須の手順が終わっていないため終了できません：%(steps)s。手順を完了するか、所属長が理由を付けて免除してください。",
-                   steps=names),
-                fields={"steps": ", ".join(s.step.key for s in still_open)},
-            )
+        # incident.playbooks refuses while required steps are open, or waives them when asked to.
+        signals.case_closing.send(case, actor=actor, reason=reason, waive_open_steps=waive_open_steps)
     if transition.requires_reason and not reason:
         raise ValidationFailed(fields={"reason": _l("理由を入力してください。")}
         )
@@ -250,18 +225,12 @@ def change_status(
     db.session.flush()
     if old == CaseStatus.NEW and target == CaseStatus.RESPONDING:
         _timeline(case, actor, "acknowledged")
-        from incident.escalation.service import resolve_for_case
-        from incident.playbooks.service import on_acknowledged
-
-        on_acknowledged(actor, case)
-        resolve_for_case(case, "unacknowledged")  # acknowledging stops the unacknowledged-case escalation
+        # A supervisor's acknowledgement completes its playbook step; the unacknowledged-case escalation stops.
+        signals.case_acknowledged.send(case, actor=actor)
     else:
         _timeline(case, actor, "status_changed", old=old.value, new=target.value, reason=reason)
         if target == CaseStatus.CLOSED:
-            from incident.escalation.service import resolve_for_case
-
-            for trigger in ("unacknowledged", "step_overdue", "approval_wait", "manual"):
-                resolve_for_case(case, trigger)
+            signals.case_closed.send(case, actor=actor, reason=reason)  # its escalations resolve
     audit.record(actor, "case.status", "case", case.id, case_id=case.id,
                  changes={"status": (old, target), **({"reason": (None, reason)} if reason else {})})
     return case
@@ -302,9 +271,7 @@ def assign(actor: User, case: Case, assignee_id: Any) -> Case:
               new_id=assignee.id if assignee else None, new_name=assignee.name if assignee else None)
     audit.record(actor, "case.assign", "case", case.id, case_id=case.id,
                  changes={"assignee_id": (old.id if old else None, case.assignee_id)})
-    from incident.notifications import hooks
-
-    hooks.assigned(actor, case, assignee)
+    signals.case_assigned.send(case, actor=actor, assignee=assignee)
     return case
 
 
@@ -335,10 +302,7 @@ def add_note(actor: User, case: Case, body: Any, corrects: Note | None = None) -
 
 def get_note(case: Case, note_id: int) -> Note:
     """A note of this case, or NotFound."""
-    note = db.session.get(Note, note_id)
-    if note is None or note.case_id != case.id:
-        raise NotFound()
-    return note
+    return loading.of_case(Note, note_id, case.id)
 
 
 def add_offending_item(
@@ -364,6 +328,4 @@ def add_offending_item(
 
 def status_label(status: CaseStatus) -> Any:
     """The Japanese (or chosen locale's) label of a status."""
-    from incident.labels import STATUS_LABELS
-
     return STATUS_LABELS[status]

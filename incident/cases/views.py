@@ -1,4 +1,7 @@
-"""Case pages: the list, opening a case, the case page and its actions, editing."""
+"""Case pages: the list, opening a case, the case page and its actions, editing.
+
+What other domains add to these pages (drafts, escalations, the checklist, evidence, fakes) comes from
+template globals those domains' views register, so the case pages import no domain above cases."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,12 +11,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from incident import labels, policy
+from incident import boundary, labels, policy
 from incident.accounts.models import OfficialAccount
 from incident.accounts.service import all_accounts
-from incident.auth.models import Department, Role, User
-from incident.cases import service
-from incident.cases import queries
+from incident.auth.models import Department, User
+from incident.cases import queries, service
 from incident.cases.forms import (
     AssignForm,
     EditCaseForm,
@@ -25,24 +27,11 @@ from incident.cases.forms import (
 )
 from incident.cases.models import CaseStatus
 from incident.dates import to_tokyo
-from incident.errors import CaseError, Conflict, DomainError, ValidationFailed
+from incident.errors import CaseError, Conflict, ValidationFailed
 from incident.extensions import db
 from incident.pagination import page_args
-from incident.playbooks import service as playbooks
 
 bp = Blueprint("cases", __name__)
-
-
-def _apply_errors(form: Any, error: DomainError) -> None:
-    """Put a service's field errors on the matching form fields; the rest go to a flash."""
-    unplaced = []
-    for name, message in error.fields.items():
-        field = getattr(form, name, None) if name != "urls" or hasattr(form, "urls") else None
-        if field is not None and hasattr(field, "errors"):
-            field.errors = list(field.errors) + [str(message)]
-        else:
-            unplaced.append(str(message))
-    flash(" ".join([str(error.message), *unplaced]), "error")
 
 
 def _fill_case_choices(form: Any) -> None:
@@ -86,7 +75,7 @@ def list_cases():
     form.status.choices = any_option + labels.choices(labels.STATUS_LABELS)
     form.severity.choices = any_option + labels.choices(labels.SEVERITY_LABELS)
     people_query = select(User).where(User.active.is_(True)).order_by(User.name)
-    if current_user.role != Role.ADMIN:
+    if not policy.lists_every_department(current_user):
         people_query = people_query.where(User.department_id == current_user.department_id)
     form.assignee_id.choices = labels.options(
         [("", _("すべて")), ("none", _("未割り当て"))]
@@ -94,18 +83,12 @@ def list_cases():
     )
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
     form.department.choices = any_option + labels.options((d.code, d.name) for d in departments)
-    filters = queries.filters_from_args(request.args, strict=False)
-    page, per_page = page_args(request.args, strict=False)
+    filters = queries.filters_from_args(request.args)
+    page, per_page = page_args(request.args)
     pagination = db.paginate(queries.case_list_query(current_user, filters),
                              page=page, per_page=per_page, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    from incident.drafts.sending import follow_ups_due
-    from incident.escalation.service import open_counts
-
-    # One query each for the whole page: takedown answers due, open escalations.
-    ids = [c.id for c in pagination.items]
-    return render_template("cases/list.html", form=form, pagination=pagination, args=args,
-                           follow_ups=follow_ups_due(ids), escalations=open_counts(ids))
+    return render_template("cases/list.html", form=form, pagination=pagination, args=args)
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -116,7 +99,7 @@ def new_case():
     _fill_case_choices(form)
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
     form.department_id.choices = labels.options((str(d.id), d.name) for d in departments)
-    can_assign = current_user.role in (Role.SUPERVISOR, Role.ADMIN)
+    can_assign = policy.can_assign_on_opening(current_user)
     assignees = db.session.scalars(
         select(User).where(User.active.is_(True), User.department_id == current_user.department_id)
         .order_by(User.name)
@@ -132,15 +115,14 @@ def new_case():
     if form.validate_on_submit():
         data = _form_data(form)
         data["urls"] = form.urls.data or ""
-        department_id = int(form.department_id.data) if current_user.role == Role.ADMIN and form.department_id.data else None
+        department_id = (int(form.department_id.data) if policy.can_open_case_for_any_department(current_user)
+                         and form.department_id.data else None)
         assignee_id = int(form.assignee_id.data) if can_assign and form.assignee_id.data else None
         try:
             case = service.open_case(current_user, data, department_id=department_id,
                                      assignee_id=assignee_id)
-            db.session.commit()
         except ValidationFailed as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
+            boundary.refuse(exc, form)
         else:
             flash(_("案件 %(number)s を登録しました。", number=case.number), "success")
             return redirect(url_for("cases.show", case_id=case.id))
@@ -165,7 +147,6 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
             assign_form.assignee_id.data = str(case.assignee_id or "")
     item_form = forms.get("item_form") or ItemForm(formdata=None)
     corrected_by = {n.corrects_id: n for n in case.notes if n.corrects_id}
-    steps = playbooks.checklist(case)
     return render_template(
         "cases/show.html",
         case=case,
@@ -180,8 +161,6 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
         item_form=item_form,
         ack_form=NoteForm(formdata=None),
         allowed_statuses=allowed,
-        steps=steps,
-        step_progress=playbooks.progress(steps),
         can_supervise=policy.can_act_as_supervisor(current_user, case),
         reason_required=[s.value for s in allowed
                          if service.TRANSITIONS[(case.status, s)].requires_reason],
@@ -201,7 +180,6 @@ def acknowledge(case_id: int):
     """Acknowledge a new case (it moves to responding)."""
     case = service.get_case(current_user, case_id)
     service.acknowledge(current_user, case)
-    db.session.commit()
     flash(_("案件を受け付けました。対応を始めてください。"), "success")
     return redirect(url_for("cases.show", case_id=case.id))
 
@@ -218,10 +196,8 @@ def change_status(case_id: int):
     try:
         service.change_status(current_user, case, CaseStatus(form.status.data), form.reason.data or "",
                               waive_open_steps=bool(form.waive_open_steps.data))
-        db.session.commit()
     except ValidationFailed as exc:
-        db.session.rollback()
-        _apply_errors(form, exc)
+        boundary.refuse(exc, form)
         return _render_case(case_id, 422, status_form=form)
     flash(_("状態を「%(status)s」にしました。", status=labels.STATUS_LABELS[case.status]), "success")
     return redirect(url_for("cases.show", case_id=case.id))
@@ -236,11 +212,9 @@ def assign(case_id: int):
     if form.validate_on_submit():
         try:
             service.assign(current_user, case, form.assignee_id.data or None)
-            db.session.commit()
         except ValidationFailed as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-            return _render_case(case_id, 422)
+            boundary.refuse(exc, form)
+            return _render_case(case_id, 422, assign_form=form)
         flash(_("担当者を更新しました。"), "success")
     return redirect(url_for("cases.show", case_id=case.id))
 
@@ -255,10 +229,8 @@ def add_note(case_id: int):
         return _render_case(case_id, 422, note_form=form)
     try:
         note = service.add_note(current_user, case, form.body.data)
-        db.session.commit()
     except ValidationFailed as exc:
-        db.session.rollback()
-        _apply_errors(form, exc)
+        boundary.refuse(exc, form)
         return _render_case(case_id, 422, note_form=form)
     return redirect(url_for("cases.show", case_id=case.id, _anchor=f"note-{note.id}"))
 
@@ -277,10 +249,8 @@ def correct_note(case_id: int, note_id: int):
         return _render_case(case_id, 422, correction_form=form, correction_note_id=original.id)
     try:
         note = service.add_note(current_user, case, form.body.data, corrects=original)
-        db.session.commit()
     except ValidationFailed as exc:
-        db.session.rollback()
-        _apply_errors(form, exc)
+        boundary.refuse(exc, form)
         return _render_case(case_id, 422, correction_form=form, correction_note_id=original.id)
     flash(_("メモを訂正しました。元のメモは取り消し線付きで残ります。"), "success")
     return redirect(url_for("cases.show", case_id=case.id, _anchor=f"note-{note.id}"))
@@ -296,10 +266,8 @@ def add_item(case_id: int):
         return _render_case(case_id, 422, item_form=form)
     try:
         service.add_offending_item(current_user, case, form.target.data, form.note.data or "")
-        db.session.commit()
     except ValidationFailed as exc:
-        db.session.rollback()
-        _apply_errors(form, exc)
+        boundary.refuse(exc, form)
         return _render_case(case_id, 422, item_form=form)
     flash(_("問題の投稿・アカウントを記録しました。"), "success")
     return redirect(url_for("cases.show", case_id=case.id, _anchor="items"))
@@ -324,19 +292,16 @@ def edit(case_id: int):
     if form.validate_on_submit():
         try:
             service.update_case(current_user, case, form.version.data, _form_data(form))
-            db.session.commit()
-        except CaseError as exc:
-            db.session.rollback()
-            flash(str(exc.message), "error")
+        except CaseError as exc:  # a rule of the case's state, not someone else's edit
+            boundary.refuse(exc)
             return redirect(url_for("cases.show", case_id=case_id))
         except Conflict as exc:
-            db.session.rollback()
+            boundary.abandon()  # reload the saved values to show beside what the user typed
             conflict = exc
             case = service.get_case(current_user, case_id)
             status = 409
         except ValidationFailed as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
+            boundary.refuse(exc, form)
             status = 422
         else:
             flash(_("案件を更新しました。"), "success")

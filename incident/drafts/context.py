@@ -8,10 +8,9 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 
-from incident import labels
-from incident.accounts.models import OperatorType
+from incident.accounts.models import FAKE_STATE_LABELS, OPERATOR_LABELS, PLATFORM_LABELS, OperatorType
 from incident.auth.models import User
-from incident.cases.models import Case, OffendingItem
+from incident.cases.models import KIND_LABELS, Case, OffendingItem
 from incident.dates import era_date, format_datetime, to_tokyo, utcnow
 from incident.drafts.models import DraftRevision, Publication
 from incident.evidence.service import evidence_list
@@ -72,10 +71,10 @@ def _account(case: Case) -> types.SimpleNamespace | None:
         return None
     operator = ""
     if account.operator_type != OperatorType.CITY:
-        operator = f"{labels.OPERATOR_LABELS[account.operator_type]} {account.operator_name or ''}".strip()
+        operator = f"{OPERATOR_LABELS[account.operator_type]} {account.operator_name or ''}".strip()
     handle = handle_from_url(account.url)
     return _ns(name=account.name, url=account.url or "", handle=f"@{handle}" if handle else "",
-               platform=account.platform.value, platform_label=str(labels.PLATFORM_LABELS[account.platform]),
+               platform=account.platform.value, platform_label=str(PLATFORM_LABELS[account.platform]),
                department=account.department.name, operator=operator)
 
 
@@ -94,14 +93,14 @@ def build_context(actor: User, case: Case, *, lang: str, platform: Any = None, i
     now = now or utcnow()
     with force_locale(lang):
         fakes = [
-            _ns(platform=f.platform.value, platform_label=str(labels.PLATFORM_LABELS[f.platform]),
+            _ns(platform=f.platform.value, platform_label=str(PLATFORM_LABELS[f.platform]),
                 handle=f"@{f.handle}" if f.handle else "", url=f.url or "", display_name=f.display_name,
                 first_seen=format_datetime(f.first_seen_at), last_seen=format_datetime(f.last_seen_at),
-                state_label=str(labels.FAKE_STATE_LABELS[f.state]))
+                state_label=str(FAKE_STATE_LABELS[f.state]))
             for f in fakes_of_case(case)
         ]
         case_ns = _ns(number=case.number, title=case.title, kind=case.kind.value,
-                      kind_label=str(labels.KIND_LABELS[case.kind]), detected_at=format_datetime(case.detected_at),
+                      kind_label=str(KIND_LABELS[case.kind]), detected_at=format_datetime(case.detected_at),
                       detected_ja=japanese_datetime(case.detected_at), detected_reiwa=era_date(case.detected_at),
                       description=case.description)
         account = _account(case)

@@ -64,7 +64,7 @@ def _hashtag_problems(tokens: list[str], rel: dict[str, str], city_tag: str, sho
     tags = [_tag(t) for t in tokens]
     city_bare = city_tag[1:]
     problems = []
-    for token, tag in zip(tokens, tags):
+    for token, tag in zip(tokens, tags, strict=True):
         for rel_tag, shown in rel.items():
             word = rel_tag[1:]
             if tag in (f"#{city_bare}{word}", f"#{word}{city_bare}"):

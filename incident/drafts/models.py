@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from incident.auth.models import User
 from incident.database import UTCDateTime, enum_column
 from incident.dates import utcnow
-from incident.extensions import db
+from incident.extensions import Model
 
 
 class DraftType(enum.StrEnum):
@@ -27,7 +27,8 @@ class DraftType(enum.StrEnum):
 
 
 class DraftStatus(enum.StrEnum):
-    """Where a draft stands. Any new revision sends it back to editing: approval is of one revision."""
+    """Where a draft stands; the allowed changes are incident.drafts.states.TRANSITIONS. Any new revision
+    sends it back to editing: approval is of one revision."""
 
     EDITING = "editing"
     SUBMITTED = "submitted"
@@ -50,7 +51,7 @@ class Outcome(enum.StrEnum):
     NO_ANSWER = "no_answer"
 
 
-class Draft(db.Model):
+class Draft(Model):
     """One outgoing text for a case. Its wording lives in revisions; this row holds the current state."""
 
     __table_args__ = (Index("ix_draft_follow_up", "follow_up_on", "outcome"),)
@@ -90,7 +91,7 @@ class Draft(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class DraftRevision(db.Model):
+class DraftRevision(Model):
     """One wording of a draft; append-only."""
 
     __table_args__ = (UniqueConstraint("draft_id", "number", name="uq_draft_revision_number"),)
@@ -108,7 +109,7 @@ class DraftRevision(db.Model):
     author: Mapped[User] = relationship()
 
 
-class DraftCheck(db.Model):
+class DraftCheck(Model):
     """A section-4 check ticked by the author for one revision; append-only."""
 
     __table_args__ = (UniqueConstraint("revision_id", "check_key", name="uq_draft_check_revision_key"),)
@@ -120,7 +121,7 @@ class DraftCheck(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class DraftEvent(db.Model):
+class DraftEvent(Model):
     """Something done to a draft (created, revised, submitted, approved, returned...); append-only."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -135,7 +136,7 @@ class DraftEvent(db.Model):
     actor: Mapped[User | None] = relationship()
 
 
-class Publication(db.Model):
+class Publication(Model):
     """A text that left the city (published notice or submitted request); the case's ledger, append-only.
 
     A correction points (supersedes) at the post it corrects, a final notice at its interim notice, a

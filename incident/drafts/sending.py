@@ -9,18 +9,19 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from incident import policy
+from incident import policy, signals
 from incident.accounts.models import FakeAccountState
 from incident.auth.models import User
-from incident.validation import normalise_target, past_time
+from incident.cases import loading
 from incident.cases.models import Case
 from incident.dates import to_tokyo, utcnow
-from incident.drafts import service
-from incident.fakes.service import fakes_of_case
+from incident.drafts import service, states
 from incident.drafts.models import Draft, DraftStatus, DraftType, Outcome, Publication
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.evidence.service import evidence_list
 from incident.extensions import db
+from incident.fakes.service import change_state, fakes_of_case
+from incident.validation import normalise_target, past_time
 
 #: How a takedown request was submitted.
 TAKEDOWN_CHANNELS = ("form", "email", "in_app")
@@ -73,10 +74,7 @@ def record_sent(actor: User, draft: Draft, data: dict[str, Any]) -> Publication:
     case = service.case_of(draft)
     if not policy.can_edit(actor, case):
         raise NotFound()
-    if draft.status == DraftStatus.SENT:
-        raise CaseError(_l("この文案はすでに公開・提出済みとして記録されています。"))
-    if draft.status != DraftStatus.APPROVED:
-        raise CaseError(_l("承認されていない文案は公開・提出できません（3(1)イ(ウ)）。"))
+    states.check(draft, "send")
     takedown = draft.type == DraftType.TAKEDOWN
     channel = data.get("channel") or ("form" if takedown else "post")
     allowed = TAKEDOWN_CHANNELS if takedown else NOTICE_CHANNELS
@@ -103,25 +101,22 @@ def record_sent(actor: User, draft: Draft, data: dict[str, Any]) -> Publication:
         url=url, channel=channel, reference=reference, note=note, supersedes_id=draft.supersedes_id,
         corrects_item_id=draft.corrects_item_id, published_at=sent_at, recorded_by_id=actor.id)
     db.session.add(publication)
-    draft.status = DraftStatus.SENT
+    states.move(draft, "send", DraftStatus.SENT)
     if takedown:
-        draft.follow_up_on = follow_up or to_tokyo(sent_at).date() + dt.timedelta(days=follow_up_days(draft))
+        follow_up = follow_up or to_tokyo(sent_at).date() + dt.timedelta(days=follow_up_days(draft))
+        draft.follow_up_on = follow_up
     service._flush(draft)
     service._event(actor, draft, "sent", revision=next(r for r in draft.revisions if r.id == draft.approved_revision_id),
                    data={"publication_id": publication.id, "url": url, "channel": channel, "reference": reference,
-                         **({"follow_up_on": draft.follow_up_on.isoformat()} if takedown else {})})
+                         **({"follow_up_on": follow_up.isoformat()} if follow_up is not None else {})})
     if takedown:
         _mark_fakes_reported(actor, case, draft)
-    from incident.playbooks.service import on_draft_sent
-
-    on_draft_sent(actor, case, draft, publication)
+    signals.draft_sent.send(draft, actor=actor, case=case, publication=publication)  # its playbook step is done
     return publication
 
 
 def _mark_fakes_reported(actor: User, case: Case, draft: Draft) -> None:
     """A fake still marked live on the request's platform is now reported (its history says by which request)."""
-    from incident.fakes.service import change_state
-
     for fake in fakes_of_case(case):
         if fake.state == FakeAccountState.LIVE and fake.platform.value == draft.platform:
             change_state(actor, fake, FakeAccountState.REPORTED.value, f"#{draft.id}")
@@ -156,7 +151,7 @@ def record_answer(actor: User, draft: Draft, data: dict[str, Any]) -> None:
 
 def withdraw(actor: User, publication: Publication, reason: Any) -> Publication:
     """Withdraw a published text: a new ledger entry superseding it (the original entry stays)."""
-    case = db.session.get(Case, publication.case_id)
+    case = db.session.get_one(Case, publication.case_id)
     if not policy.can_view(actor, case):
         raise NotFound()
     if not policy.can_act_as_supervisor(actor, case):
@@ -169,18 +164,14 @@ def withdraw(actor: User, publication: Publication, reason: Any) -> Publication:
     db.session.add(entry)
     db.session.flush()
     if publication.draft_id:
-        draft = db.session.get(Draft, publication.draft_id)
+        draft = db.session.get_one(Draft, publication.draft_id)
         service._event(actor, draft, "withdrawn", comment=text, data={"publication_id": publication.id})
     return entry
 
 
 def get_publication(actor: User, case_id: int, publication_id: int) -> Publication:
     """A ledger entry of a case the actor may see, or NotFound."""
-    row = db.session.get(Publication, publication_id)
-    case = db.session.get(Case, case_id)
-    if row is None or case is None or row.case_id != case_id or not policy.can_view(actor, case):
-        raise NotFound()
-    return row
+    return loading.load(actor, Publication, publication_id, case_id=case_id)
 
 
 def ledger(case: Case) -> list[Publication]:

@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from incident import policy
+from incident import policy, signals
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.validation import city_url, parse_id
+from incident.cases import loading
 from incident.cases.models import Case, CaseStatus, OffendingItem, TimelineEvent
+from incident.drafts import states
 from incident.drafts.context import build_context
 from incident.drafts.models import (
     Draft,
@@ -30,6 +31,8 @@ from incident.drafts.models import (
 from incident.drafts.wording import PLATFORMS, Wording
 from incident.errors import CaseError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
+from incident.fakes.service import fakes_of_case
+from incident.validation import city_url, parse_id
 
 BODY_MAX = 20_000
 COMMENT_MAX = 2_000
@@ -91,18 +94,12 @@ def _flush(draft: Draft) -> None:
 
 def get_draft(actor: User, case_id: int, draft_id: int) -> Draft:
     """A draft of a case the actor may see, or NotFound."""
-    draft = db.session.get(Draft, draft_id)
-    if draft is None or draft.case_id != case_id:
-        raise NotFound()
-    case = db.session.get(Case, case_id)
-    if case is None or not policy.can_view(actor, case):
-        raise NotFound()
-    return draft
+    return loading.load(actor, Draft, draft_id, case_id=case_id)
 
 
 def case_of(draft: Draft) -> Case:
     """The case a draft belongs to."""
-    return db.session.get(Case, draft.case_id)
+    return db.session.get_one(Case, draft.case_id)
 
 
 def latest_revision(draft: Draft) -> DraftRevision:
@@ -153,8 +150,6 @@ def latest_interim(case: Case) -> Publication | None:
 
 def default_platform(case: Case) -> str:
     """A takedown goes to the case's platform, else the first fake's, else "other"."""
-    from incident.fakes.service import fakes_of_case
-
     if case.platform is not None:
         return case.platform.value
     fakes = fakes_of_case(case)
@@ -165,7 +160,8 @@ def render(actor: User, case: Case, draft: Draft, *, interim: Publication | None
            corrects: Publication | OffendingItem | None) -> str:
     """The template's text for this draft, filled from the case as it is now."""
     words = wording()
-    facts = words.platforms.get(draft.platform) if draft.type == DraftType.TAKEDOWN else None
+    facts = (words.platforms.get(draft.platform)
+             if draft.type == DraftType.TAKEDOWN and draft.platform is not None else None)
     template = words.template(draft.type.value, draft.platform, draft.lang)
     if template is None:
         raise _invalid("lang", _l("この言語のひな形はありません。"))
@@ -230,8 +226,7 @@ def revise(actor: User, draft: Draft, body: Any, *, base_revision: Any = None) -
     case = case_of(draft)
     if not policy.can_edit(actor, case):
         raise NotFound()
-    if draft.status == DraftStatus.SENT:
-        raise CaseError(_l("公開・提出済みの文案は変えられません。訂正は新しい文案で行います。"))
+    states.check(draft, "revise")
     text = _text(body, "body", max_len=BODY_MAX, required=True)
     latest = latest_revision(draft)
     if base_revision not in (None, "") and str(base_revision) != str(latest.number):
@@ -243,7 +238,7 @@ def revise(actor: User, draft: Draft, body: Any, *, base_revision: Any = None) -
     revision = DraftRevision(draft=draft, number=latest.number + 1, body=text + "\n", origin="edited",
                              author_id=actor.id)
     db.session.add(revision)
-    draft.status = DraftStatus.EDITING
+    states.move(draft, "revise", DraftStatus.EDITING)
     draft.route = None
     draft.scope = None
     draft.approved_revision_id = None
@@ -274,27 +269,20 @@ def checks_of(revision: DraftRevision) -> list[DraftCheck]:
                                    .order_by(DraftCheck.id)))
 
 
-def _require_editing(draft: Draft) -> None:
-    if draft.status != DraftStatus.EDITING:
-        raise CaseError(_l("この文案は編集中ではありません（承認待ち・承認済み・公開済み）。"))
-
-
 def submit(actor: User, draft: Draft, checks: Any) -> DraftEvent:
     """The author confirms the section-4 checks and asks the supervisor to approve (3(1)イ(ウ)a)."""
     case = case_of(draft)
     if not policy.can_edit(actor, case):
         raise NotFound()
-    _require_editing(draft)
+    states.check(draft, "submit")
     _checks(checks)
     revision = latest_revision(draft)
     _store_checks(actor, revision)
-    draft.status = DraftStatus.SUBMITTED
+    states.move(draft, "submit", DraftStatus.SUBMITTED)
     draft.route = Route.SUPERVISOR
     draft.approved_revision_id = revision.id
     _flush(draft)
-    from incident.notifications import hooks
-
-    hooks.approval_requested(actor, case, draft, pre_approved=False)
+    signals.draft_submitted.send(draft, actor=actor, case=case, pre_approved=False)
     return _event(actor, draft, "submitted", revision=revision, data={"checks": list(SECTION4_CHECKS)})
 
 
@@ -310,7 +298,7 @@ def mark_pre_approved(actor: User, draft: Draft, scope: Any, source: Any, checks
     case = case_of(draft)
     if not policy.can_edit(actor, case):
         raise NotFound()
-    _require_editing(draft)
+    states.check(draft, "pre_approve")
     if not isinstance(scope, str) or scope not in SCOPES:
         raise _invalid("scope", _l("事前に承認された範囲 (a)(b)(c) のどれに当たるかを選んでください。"))
     cited = _text(source, "source", max_len=SOURCE_MAX, required=True)
@@ -322,14 +310,12 @@ def mark_pre_approved(actor: User, draft: Draft, scope: Any, source: Any, checks
     draft.scope_source = cited
     draft.approved_revision_id = revision.id
     if second_person_available(case, actor):
-        draft.status = DraftStatus.SUBMITTED
+        states.move(draft, "pre_approve", DraftStatus.SUBMITTED)
         _flush(draft)
-        from incident.notifications import hooks
-
-        hooks.approval_requested(actor, case, draft, pre_approved=True)
+        signals.draft_submitted.send(draft, actor=actor, case=case, pre_approved=True)
         return _event(actor, draft, "pre_approved", revision=revision,
                       data={"scope": scope, "source": cited, "second_check": "pending"})
-    draft.status = DraftStatus.APPROVED
+    states.move(draft, "pre_approve", DraftStatus.APPROVED)
     _flush(draft)
     return _event(actor, draft, "pre_approved", revision=revision,
                   data={"scope": scope, "source": cited, "second_check": "unavailable"})
@@ -355,11 +341,8 @@ def is_own(actor: User, draft: Draft) -> bool:
 
 def can_approve(actor: User, draft: Draft, case: Case) -> bool:
     """Supervisor route: the case's supervisor or the PR office; pre-approved: any colleague. Never the author."""
-    if is_own(actor, draft):
-        return False
-    if draft.route == Route.PRE_APPROVED:
-        return policy.can_edit(actor, case)
-    return policy.can_act_as_supervisor(actor, case)
+    return policy.can_approve_draft(actor, case, pre_approved=draft.route == Route.PRE_APPROVED,
+                                    own=is_own(actor, draft))
 
 
 def approve(actor: User, draft: Draft, comment: Any = "") -> DraftEvent:
@@ -371,15 +354,12 @@ def approve(actor: User, draft: Draft, comment: Any = "") -> DraftEvent:
         raise PermissionDenied(_l("自分が書いた（提出した）文案は承認できません。別の人が確認します。"))
     if draft.route != Route.PRE_APPROVED and not policy.can_act_as_supervisor(actor, case):
         raise PermissionDenied(_l("文案の承認は所属長（または秘書広報課）が行います（3(1)イ(ウ)a）。"))
-    if draft.status != DraftStatus.SUBMITTED:
-        raise CaseError(_l("承認を求められていない文案です（先に「承認を依頼」してください）。"))
+    states.check(draft, "approve")
     note = _text(comment, "comment", max_len=COMMENT_MAX, required=False)
-    draft.status = DraftStatus.APPROVED
+    states.move(draft, "approve", DraftStatus.APPROVED)
     _flush(draft)
     action = "second_checked" if draft.route == Route.PRE_APPROVED else "approved"
-    from incident.notifications import hooks
-
-    hooks.draft_decided(actor, case, draft, approved=True, comment=note)
+    signals.draft_decided.send(draft, actor=actor, case=case, approved=True, comment=note)
     return _event(actor, draft, action, revision=_submitted_revision(draft), comment=note)
 
 
@@ -390,18 +370,15 @@ def return_draft(actor: User, draft: Draft, comment: Any) -> DraftEvent:
         raise NotFound()
     if not (policy.can_act_as_supervisor(actor, case) or can_approve(actor, draft, case)):
         raise PermissionDenied(_l("差し戻しは承認する立場の人が行います。"))
-    if draft.status != DraftStatus.SUBMITTED:
-        raise CaseError(_l("承認待ちの文案ではありません。"))
+    states.check(draft, "return")
     note = _text(comment, "comment", max_len=COMMENT_MAX, required=True)
     revision = _submitted_revision(draft)
-    draft.status = DraftStatus.EDITING
+    states.move(draft, "return", DraftStatus.EDITING)
     draft.route = None
     draft.scope = None
     draft.approved_revision_id = None
     _flush(draft)
-    from incident.notifications import hooks
-
-    hooks.draft_decided(actor, case, draft, approved=False, comment=note)
+    signals.draft_decided.send(draft, actor=actor, case=case, approved=False, comment=note)
     return _event(actor, draft, "returned", revision=revision, comment=note)
 
 

@@ -1,22 +1,38 @@
 """Draft pages: create from the case, edit (new revision), checks, approval, export, sending and the ledger."""
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 
-from incident import labels, policy
+from incident import boundary, labels, policy
+from incident.auth.forms import form_error
 from incident.cases import service as cases
 from incident.dates import era_date, utcnow
 from incident.drafts import sending, service
+from incident.drafts.disclosure import check_with_config
+from incident.drafts.forms import (
+    AnswerForm,
+    ApproveForm,
+    NewDraftForm,
+    PreApprovedForm,
+    ReturnForm,
+    ReviseForm,
+    SentForm,
+    SubmitForm,
+    WithdrawForm,
+)
 from incident.drafts.models import Draft, DraftType
 from incident.errors import CaseError, Conflict, ValidationFailed
-from incident.extensions import db
 
 bp = Blueprint("drafts", __name__)
+
 
 @bp.app_context_processor
 def draft_globals() -> dict[str, Any]:
@@ -33,11 +49,6 @@ def case_drafts(case: Any) -> dict[str, Any]:
             "interims": [p for p in ledger if p.kind == DraftType.INTERIM_NOTICE.value and p.id not in withdrawn]}
 
 
-def _fail(exc: ValidationFailed | CaseError) -> None:
-    db.session.rollback()
-    flash(exc.flash_text(), "error")
-
-
 def _to_draft(draft: Draft, anchor: str | None = None):
     return redirect(url_for("drafts.show", case_id=draft.case_id, draft_id=draft.id, _anchor=anchor))
 
@@ -47,13 +58,13 @@ def _to_draft(draft: Draft, anchor: str | None = None):
 def create(case_id: int):
     """Generate a draft of the chosen type from the case and open it."""
     case = cases.get_case(current_user, case_id)
-    data = {name: request.form.get(name) for name in
-            ("type", "platform", "lang", "link", "supersedes_id", "corrects_item_id")}
+    form = NewDraftForm()
     try:
-        draft = service.create_draft(current_user, case, data)
-        db.session.commit()
-    except (ValidationFailed, CaseError) as exc:
-        _fail(exc)
+        if not form.validate_on_submit():
+            raise form_error(form)
+        draft = service.create_draft(current_user, case, form.data)
+    except (ValidationFailed, CaseError) as exc:  # bad choices, or a closed case: back to the case page
+        boundary.refuse(exc)
         return redirect(url_for("cases.show", case_id=case.id, _anchor="drafts"))
     flash(_("ひな形から文案を作りました。内容を確かめ、必要なら書き換えてください。"), "success")
     return _to_draft(draft)
@@ -72,8 +83,6 @@ def show(case_id: int, draft_id: int):
     base = by_number.get(compare_to) if compare_to else (revisions[-2] if len(revisions) > 1 else None)
     if base is latest:
         base = None
-    from incident.drafts.disclosure import check_with_config
-
     pr_problems = check_with_config(latest.body) if request.args.get("pr_check") else None
     return render_template(
         "drafts/show.html", case=case, draft=draft, latest=latest, revisions=revisions, base=base,
@@ -91,13 +100,22 @@ def show(case_id: int, draft_id: int):
     )
 
 
-def _act(draft_id: int, case_id: int, action, message: Any, anchor: str | None = None):
+@bp.app_template_global("takedown_follow_ups")
+def takedown_follow_ups(case_ids: list[int]) -> dict[int, dt.date]:
+    """For the case list: each case's takedown answer that is due and not in yet (one query for the page)."""
+    return sending.follow_ups_due(case_ids)
+
+
+def _act(case_id: int, draft_id: int, form: FlaskForm, action: Callable[[Draft], Any], message: Any,
+         anchor: str | None = None):
+    """Check the form, run `action` on the draft and go back to it; a refused action comes back as a message."""
     draft = service.get_draft(current_user, case_id, draft_id)
     try:
+        if not form.validate_on_submit():
+            raise form_error(form)
         action(draft)
-        db.session.commit()
     except (ValidationFailed, CaseError) as exc:
-        _fail(exc)
+        boundary.refuse(exc)
         return _to_draft(draft, anchor)
     flash(message, "success")
     return _to_draft(draft, anchor)
@@ -108,22 +126,20 @@ def _act(draft_id: int, case_id: int, action, message: Any, anchor: str | None =
 def revise(case_id: int, draft_id: int):
     """Save the edited text as a new revision (the earlier ones stay)."""
     draft = service.get_draft(current_user, case_id, draft_id)
+    form = ReviseForm()
     try:
-        service.revise(current_user, draft, request.form.get("body"), base_revision=request.form.get("base_revision"))
-        db.session.commit()
-    except CaseError as exc:  # "same text" or "already sent": a rule, not someone else's edit
-        _fail(exc)
+        if not form.validate_on_submit():
+            raise form_error(form)
+        service.revise(current_user, draft, form.body.data, base_revision=form.base_revision.data)
+    except (ValidationFailed, CaseError) as exc:  # bad text, "same text" or "already sent": not someone else's edit
+        boundary.refuse(exc)
         return _to_draft(draft, "editor")
     except Conflict as exc:
-        db.session.rollback()
-        flash(str(exc.message), "error")
+        boundary.refuse(exc)
         # Keep what the user typed: show it beside the current text instead of throwing it away.
         draft = service.get_draft(current_user, case_id, draft_id)
         return render_template("drafts/conflict.html", case=service.case_of(draft), draft=draft,
-                               latest=service.latest_revision(draft), typed=request.form.get("body", "")), 409
-    except ValidationFailed as exc:
-        _fail(exc)
-        return _to_draft(draft, "editor")
+                               latest=service.latest_revision(draft), typed=form.body.data or ""), 409
     flash(_("新しい版として保存しました。"), "success")
     return _to_draft(draft)
 
@@ -132,8 +148,8 @@ def revise(case_id: int, draft_id: int):
 @login_required
 def submit(case_id: int, draft_id: int):
     """Tick the section-4 checks and ask the supervisor to approve."""
-    checks = request.form.getlist("checks")
-    return _act(draft_id, case_id, lambda d: service.submit(current_user, d, checks),
+    form = SubmitForm()
+    return _act(case_id, draft_id, form, lambda d: service.submit(current_user, d, form.checks.data),
                 _("承認を依頼しました。所属長の確認を待ちます。"), "approval")
 
 
@@ -141,10 +157,10 @@ def submit(case_id: int, draft_id: int):
 @login_required
 def pre_approved(case_id: int, draft_id: int):
     """Mark the text as within a scope approved in advance (3(1)イ(ウ)b)."""
-    form = request.form
-    return _act(draft_id, case_id,
-                lambda d: service.mark_pre_approved(current_user, d, form.get("scope"), form.get("source"),
-                                                    form.getlist("checks")),
+    form = PreApprovedForm()
+    return _act(case_id, draft_id, form,
+                lambda d: service.mark_pre_approved(current_user, d, form.scope.data, form.source.data,
+                                                    form.checks.data),
                 _("事前承認の範囲として記録しました。"), "approval")
 
 
@@ -152,7 +168,8 @@ def pre_approved(case_id: int, draft_id: int):
 @login_required
 def approve(case_id: int, draft_id: int):
     """Approve (or, for a pre-approved text, record the second person's check)."""
-    return _act(draft_id, case_id, lambda d: service.approve(current_user, d, request.form.get("comment")),
+    form = ApproveForm()
+    return _act(case_id, draft_id, form, lambda d: service.approve(current_user, d, form.comment.data),
                 _("承認を記録しました。"), "approval")
 
 
@@ -160,7 +177,8 @@ def approve(case_id: int, draft_id: int):
 @login_required
 def return_(case_id: int, draft_id: int):
     """Send the draft back with a comment."""
-    return _act(draft_id, case_id, lambda d: service.return_draft(current_user, d, request.form.get("comment")),
+    form = ReturnForm()
+    return _act(case_id, draft_id, form, lambda d: service.return_draft(current_user, d, form.comment.data),
                 _("差し戻しました。"), "approval")
 
 
@@ -168,9 +186,8 @@ def return_(case_id: int, draft_id: int):
 @login_required
 def sent(case_id: int, draft_id: int):
     """Record where and when the approved text went out."""
-    data = {name: request.form.get(name) for name in
-            ("url", "reference", "channel", "sent_at", "follow_up_on", "note")}
-    return _act(draft_id, case_id, lambda d: sending.record_sent(current_user, d, data),
+    form = SentForm()
+    return _act(case_id, draft_id, form, lambda d: sending.record_sent(current_user, d, form.data),
                 _("公開・提出を記録しました。"), "sending")
 
 
@@ -178,8 +195,8 @@ def sent(case_id: int, draft_id: int):
 @login_required
 def answer(case_id: int, draft_id: int):
     """Record the platform's answer to a takedown request."""
-    data = {name: request.form.get(name) for name in ("outcome", "answer", "follow_up_on")}
-    return _act(draft_id, case_id, lambda d: sending.record_answer(current_user, d, data),
+    form = AnswerForm()
+    return _act(case_id, draft_id, form, lambda d: sending.record_answer(current_user, d, form.data),
                 _("運営会社の回答を記録しました。"), "sending")
 
 
@@ -188,11 +205,13 @@ def answer(case_id: int, draft_id: int):
 def withdraw(case_id: int, publication_id: int):
     """Record that a published text was withdrawn (a new ledger entry; the original stays)."""
     publication = sending.get_publication(current_user, case_id, publication_id)
+    form = WithdrawForm()
     try:
-        sending.withdraw(current_user, publication, request.form.get("reason"))
-        db.session.commit()
+        if not form.validate_on_submit():
+            raise form_error(form)
+        sending.withdraw(current_user, publication, form.reason.data)
     except (ValidationFailed, CaseError) as exc:
-        _fail(exc)
+        boundary.refuse(exc)
     else:
         flash(_("取り下げを記録しました。元の記録は残ります。"), "success")
     return redirect(url_for("cases.show", case_id=case_id, _anchor="ledger"))
@@ -213,8 +232,8 @@ def export(case_id: int, draft_id: int, extension: str):
         label = str(labels.DRAFT_TYPE_LABELS[draft.type])
         body = f"# {label}（{service.case_of(draft).number}）\n\n{body}"
     name = _file_name(draft, extension)
+    # Werkzeug adds "; charset=utf-8" to every text/* mimetype.
     response = Response(body, mimetype="text/markdown" if extension == "md" else "text/plain")
-    response.charset = "utf-8"
     response.headers["Content-Disposition"] = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

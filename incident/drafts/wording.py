@@ -12,7 +12,14 @@ import jinja2
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from incident.playbooks.loader import DRAFT_TYPES, KINDS
+from incident.cases.models import CaseKind
+from incident.drafts.models import DraftType
+from incident.filecache import FileCache, files_key
+
+#: The draft types and case kinds templates exist for and are checked against (playbook files name the
+#: same values; incident.playbooks.loader checks those without importing the models).
+DRAFT_TYPES = tuple(t.value for t in DraftType)
+KINDS = tuple(k.value for k in CaseKind)
 
 LANGUAGES = ("ja", "en")
 PLATFORMS = ("x", "facebook", "instagram", "line", "youtube", "tiktok", "other")
@@ -123,8 +130,23 @@ def _render_line(exc: BaseException, filename: str) -> int | None:
     return line
 
 
+_LOADED = FileCache()
+
+
 def load_wording(directory: Path) -> Wording:
-    """Load every template under directory/drafts and directory/platforms.toml, or raise WordingError."""
+    """Load every template under directory/drafts and directory/platforms.toml, or raise WordingError.
+
+    Cached by the files' contents (checking every template costs most of the app factory's time); each
+    call gets its own dicts, and the templates and PlatformFacts in them are not changed after loading."""
+    files = [directory / "platforms.toml", *sorted((directory / "drafts").glob("*.txt"))]
+    key = (str(directory.resolve()), files_key(files))
+    cached = _LOADED.get(key)
+    if cached is None:
+        _LOADED.put(key, cached := _load_wording(directory))
+    return Wording(templates=dict(cached.templates), platforms=dict(cached.platforms))
+
+
+def _load_wording(directory: Path) -> Wording:
     platforms = load_platforms(directory / "platforms.toml")
     drafts = directory / "drafts"
     env = environment(drafts)

@@ -3,16 +3,24 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incident.auth.models import User
 from incident.database import UTCDateTime
 from incident.dates import utcnow
-from incident.extensions import db
+from incident.extensions import Model
 
+#: What started an escalation, as its notices and pages say (incident.labels re-uses this table).
+ESCALATION_TRIGGER_LABELS = {
+    "manual": _l("手動のエスカレーション"),
+    "unacknowledged": _l("受付されないまま時間が過ぎた"),
+    "step_overdue": _l("必須の手順が期限を過ぎた"),
+    "approval_wait": _l("文案が承認待ちのまま時間が過ぎた"),
+}
 
-class Escalation(db.Model):
+class Escalation(Model):
     """A case (or one of its steps or drafts) brought to the next level, until someone acknowledges it."""
 
     __table_args__ = (Index("ix_escalation_open_next", "acknowledged_at", "resolved_at", "next_at"),)
@@ -45,7 +53,7 @@ class Escalation(db.Model):
         return self.acknowledged_at is None and self.resolved_at is None
 
 
-class EscalationNotice(db.Model):
+class EscalationNotice(Model):
     """One person told at one level of an escalation; append-only (the metrics come from here)."""
 
     __table_args__ = (Index("ix_escalation_notice_user", "user_id", "escalation_id"),)

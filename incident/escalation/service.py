@@ -6,24 +6,27 @@ import datetime as dt
 import functools
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from incident import labels, policy
+from incident import policy, signals
 from incident.audit import service as audit
-from incident.auth.models import Role, User
+from incident.auth.models import User
 from incident.auth.service import pr_office, supervisors_of
+from incident.cases import loading
 from incident.cases.models import Case, CaseStatus, TimelineEvent
 from incident.dates import utcnow
+from incident.drafts.models import Draft, DraftStatus
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
-from incident.escalation.models import Escalation, EscalationNotice
+from incident.escalation.models import ESCALATION_TRIGGER_LABELS, Escalation, EscalationNotice
 from incident.escalation.rules import Rules
 from incident.extensions import db
 from incident.notifications import service as notifications
+from incident.playbooks.service import checklist
 
 REASON_MAX = 2000
 def rules() -> Rules:
@@ -58,7 +61,7 @@ def _notify_from(escalation: Escalation, case: Case, start: int, now: dt.datetim
         notifications.notify(
             people, "escalation",
             _l("【エスカレーション】%(number)s %(title)s", number=case.number, title=case.title),
-            _l("%(why)s：%(reason)s", why=labels.ESCALATION_TRIGGER_LABELS[escalation.trigger], reason=escalation.reason),
+            _l("%(why)s：%(reason)s", why=ESCALATION_TRIGGER_LABELS[escalation.trigger], reason=escalation.reason),
             case_id=case.id, link=f"/cases/{case.id}#escalations")
         return index
     return None
@@ -84,7 +87,7 @@ def escalate(actor: User, case: Case, reason: Any) -> Escalation:
     if not text or len(text) > REASON_MAX or "\x00" in text:
         raise ValidationFailed(fields={"reason": _l("理由を %(max)d 文字以内で入力してください。", max=REASON_MAX)})
     now = utcnow()
-    start = _level_index("supervisors" if actor.role == Role.RESPONDER else "pr_office")
+    start = _level_index(policy.escalation_start_level(actor))
     escalation = Escalation(case_id=case.id, trigger="manual", reason=text, level=start,
                             raised_by_id=actor.id, created_at=now, next_at=_next_at(case, now))
     db.session.add(escalation)
@@ -101,13 +104,10 @@ def escalate(actor: User, case: Case, reason: Any) -> Escalation:
 
 def get_escalation(actor: User, escalation_id: int) -> Escalation:
     """An escalation of a case the actor may see (or was told about), or NotFound."""
-    escalation = db.session.get(Escalation, escalation_id)
-    if escalation is None:
-        raise NotFound()
-    case = db.session.get(Case, escalation.case_id)
-    if not (policy.can_view(actor, case) or was_told(actor, escalation)):
-        raise NotFound()
-    return escalation
+    def may_see(actor: User, case: Case, escalation: Escalation) -> bool:
+        return policy.can_view_escalation(actor, case, told=was_told(actor, escalation))
+
+    return loading.load(actor, Escalation, escalation_id, may_see=may_see)
 
 
 def was_told(user: User, escalation: Escalation) -> bool:
@@ -118,16 +118,16 @@ def was_told(user: User, escalation: Escalation) -> bool:
 
 def acknowledge(actor: User, escalation: Escalation) -> Escalation:
     """A recipient (or a supervisor of the case) takes it on: it stops climbing and leaves the case banner."""
-    case = db.session.get(Case, escalation.case_id)
-    if not (was_told(actor, escalation) or policy.can_act_as_supervisor(actor, case)):
+    case = db.session.get_one(Case, escalation.case_id)
+    if not policy.can_take_escalation(actor, case, told=was_told(actor, escalation)):
         raise PermissionDenied(_l("このエスカレーションを受けたのは別の人です。"))
     if not escalation.is_open:
         raise CaseError(_l("このエスカレーションはすでに受けられているか、解消しています。"))
     now = utcnow()
-    result = db.session.execute(
+    taken = _update(
         update(Escalation).where(Escalation.id == escalation.id, Escalation.acknowledged_at.is_(None))
         .values(acknowledged_at=now, acknowledged_by_id=actor.id, next_at=None))
-    if result.rowcount != 1:
+    if taken != 1:
         raise CaseError(_l("このエスカレーションはすでに受けられているか、解消しています。"))
     db.session.refresh(escalation)
     _timeline(case, actor, "escalation_acknowledged", escalation)
@@ -147,8 +147,6 @@ def open_counts(case_ids: list[int]) -> dict[int, int]:
     """How many open escalations each case has (one query, for the case list)."""
     if not case_ids:
         return {}
-    from sqlalchemy import func
-
     rows = db.session.execute(select(Escalation.case_id, func.count()).where(
         Escalation.case_id.in_(case_ids), Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None))
         .group_by(Escalation.case_id))
@@ -166,7 +164,7 @@ class SweepReport:
     climbed: int = 0
     resolved: int = 0
 
-    def add(self, other: "SweepReport") -> None:
+    def add(self, other: SweepReport) -> None:
         """Count what another part of the sweep did."""
         self.raised += other.raised
         self.climbed += other.climbed
@@ -186,6 +184,11 @@ def _insert_ignore(values: dict[str, Any]) -> int | None:
     return result.scalar()
 
 
+def _update(statement: Update) -> int:
+    """Run a conditional UPDATE in the session; how many rows it matched (1 when this run won)."""
+    return cast(CursorResult[Any], db.session.execute(statement)).rowcount
+
+
 def _raise(case: Case, trigger: str, subject: str, reason: str, start_level: str, now: dt.datetime,
            report: SweepReport, key: str | None = None) -> None:
     key = f"{trigger}:{case.id}:{key or subject}"
@@ -194,7 +197,7 @@ def _raise(case: Case, trigger: str, subject: str, reason: str, start_level: str
         "level": _level_index(start_level), "next_at": _next_at(case, now), "created_at": now})
     if escalation_id is None:
         return
-    escalation = db.session.get(Escalation, escalation_id)
+    escalation = db.session.get_one(Escalation, escalation_id)  # inserted just above
     level = _notify_from(escalation, case, escalation.level, now)
     if level is not None:
         escalation.level = level
@@ -209,16 +212,12 @@ def _still_due(escalation: Escalation, case: Case, now: dt.datetime) -> bool:
     if escalation.trigger == "unacknowledged":
         return case.acknowledged_at is None
     if escalation.trigger == "step_overdue":
-        from incident.playbooks.service import checklist
-
         # Still due while any required step of the case is overdue (not only the first one named).
         timing = rules().timings[case.severity.value]
         return any(s.state == "pending" and s.step.required and s.due_at is not None
                    and s.due_at <= now - dt.timedelta(minutes=timing.step_overdue_minutes)
                    for s in checklist(case, now=now))
     if escalation.trigger == "approval_wait":
-        from incident.drafts.models import Draft, DraftStatus
-
         draft_id, _, version = escalation.subject.partition(":")
         draft = db.session.get(Draft, int(draft_id))
         return draft is not None and draft.status == DraftStatus.SUBMITTED and str(draft.version) == version
@@ -233,8 +232,6 @@ def _has_open(case: Case, trigger: str) -> bool:
 
 def _raise_for_case(case_id: int, now: dt.datetime) -> SweepReport:
     """Raise the unacknowledged and step-overdue escalations one open case is due for."""
-    from incident.playbooks.service import checklist
-
     report = SweepReport()
     case = db.session.get(Case, case_id)
     if case is None or case.status == CaseStatus.CLOSED:
@@ -262,13 +259,11 @@ def _raise_for_case(case_id: int, now: dt.datetime) -> SweepReport:
 
 def _raise_for_draft(draft_id: int, now: dt.datetime) -> SweepReport:
     """Raise the approval-wait escalation of one submitted draft, if it has waited too long."""
-    from incident.drafts.models import Draft, DraftStatus
-
     report = SweepReport()
     draft = db.session.get(Draft, draft_id)
     if draft is None or draft.status != DraftStatus.SUBMITTED:
         return report
-    case = db.session.get(Case, draft.case_id)
+    case = db.session.get_one(Case, draft.case_id)
     if case.status == CaseStatus.CLOSED:
         return report
     limit = rules().timings[case.severity.value].approval_wait_minutes
@@ -286,12 +281,12 @@ def _resolve_if_gone(escalation_id: int, now: dt.datetime) -> SweepReport:
     escalation = db.session.get(Escalation, escalation_id)
     if escalation is None or escalation.acknowledged_at is not None or escalation.resolved_at is not None:
         return report
-    case = db.session.get(Case, escalation.case_id)
+    case = db.session.get_one(Case, escalation.case_id)
     if _still_due(escalation, case, now):
         return report
-    claimed = db.session.execute(update(Escalation).where(
+    claimed = _update(update(Escalation).where(
         Escalation.id == escalation.id, Escalation.resolved_at.is_(None),
-        Escalation.acknowledged_at.is_(None)).values(resolved_at=now, next_at=None)).rowcount
+        Escalation.acknowledged_at.is_(None)).values(resolved_at=now, next_at=None))
     if claimed == 1:
         _timeline(case, None, "escalation_resolved", escalation)
         report.resolved += 1
@@ -305,7 +300,7 @@ def _climb(escalation_id: int, now: dt.datetime) -> SweepReport:
     escalation = db.session.get(Escalation, escalation_id)
     if escalation is None or escalation.next_at is None:
         return report
-    case = db.session.get(Case, escalation.case_id)
+    case = db.session.get_one(Case, escalation.case_id)
     old_level, old_next = escalation.level, escalation.next_at
     last = escalation.level >= len(levels) - 1
     if last and not rules().repeat:
@@ -313,9 +308,9 @@ def _climb(escalation_id: int, now: dt.datetime) -> SweepReport:
                                                     Escalation.next_at == old_next).values(next_at=None))
         return report
     # Claim this step of the climb: only the run whose conditional update matches notifies anyone.
-    claimed = db.session.execute(update(Escalation).where(
+    claimed = _update(update(Escalation).where(
         Escalation.id == escalation.id, Escalation.level == old_level, Escalation.next_at == old_next,
-        Escalation.acknowledged_at.is_(None)).values(next_at=_next_at(case, now))).rowcount
+        Escalation.acknowledged_at.is_(None)).values(next_at=_next_at(case, now)))
     if claimed != 1:
         return report
     db.session.refresh(escalation)
@@ -343,8 +338,6 @@ def sweep(now: dt.datetime | None = None,
     requests keep writing while thousands of cases are swept. An item's change is complete on its own
     and every write is conditional, so a sweep cut short, run twice or on two machines leaves nothing
     half done."""
-    from incident.drafts.models import Draft, DraftStatus
-
     now = now or utcnow()
     report = SweepReport()
     open_escalations = list(db.session.scalars(select(Escalation.id).where(
@@ -373,3 +366,16 @@ def resolve_for_case(case: Case, trigger: str) -> None:
     db.session.execute(update(Escalation).where(
         Escalation.case_id == case.id, Escalation.trigger == trigger, Escalation.acknowledged_at.is_(None),
         Escalation.resolved_at.is_(None)).values(resolved_at=utcnow(), next_at=None))
+
+
+@signals.case_acknowledged.connect
+def _resolve_on_acknowledgement(case: Case, **_: Any) -> None:
+    """Acknowledging a case stops its unacknowledged-case escalation."""
+    resolve_for_case(case, "unacknowledged")
+
+
+@signals.case_closed.connect
+def _resolve_on_closing(case: Case, **_: Any) -> None:
+    """A closed case needs nobody's attention: its open escalations resolve."""
+    for trigger in ("unacknowledged", "step_overdue", "approval_wait", "manual"):
+        resolve_for_case(case, trigger)

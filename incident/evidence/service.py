@@ -19,13 +19,14 @@ from sqlalchemy.orm import joinedload
 from incident import policy
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.validation import past_time
+from incident.cases import loading
 from incident.cases.models import Case, Evidence, EvidenceWithdrawal, OffendingItem, TimelineEvent
 from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import CaseError, NotFound, ValidationFailed
 from incident.evidence.checks import check_content
 from incident.extensions import db
+from incident.validation import past_time
 
 NOTE_MAX = 1000
 REASON_MAX = 1000
@@ -194,13 +195,7 @@ def add_evidence(
 
 def get_evidence(actor: User, case_id: int, evidence_id: int) -> Evidence:
     """An evidence row of a case the actor may see, or NotFound."""
-    evidence = db.session.get(Evidence, evidence_id)
-    if evidence is None or evidence.case_id != case_id:
-        raise NotFound()
-    case = db.session.get(Case, case_id)
-    if case is None or not policy.can_view(actor, case):
-        raise NotFound()
-    return evidence
+    return loading.load(actor, Evidence, evidence_id, case_id=case_id)
 
 
 def withdrawal_of(evidence: Evidence) -> EvidenceWithdrawal | None:

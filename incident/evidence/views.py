@@ -5,15 +5,17 @@ import io
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from incident import boundary
+from incident.auth.forms import form_error
 from incident.cases import service as cases
-from incident.errors import CaseError, ValidationFailed
+from incident.errors import CaseError, NotFound, ValidationFailed
 from incident.evidence import service
+from incident.evidence.forms import UploadForm, WithdrawEvidenceForm
 from incident.evidence.service import Evidence
-from incident.extensions import db
 
 bp = Blueprint("evidence", __name__)
 
@@ -34,8 +36,6 @@ def send_evidence(evidence: Evidence):
     """The stored file as a download with its detected type and a sanitised name ending in its extension."""
     path = service.file_path(evidence)
     if not path.is_file():
-        from incident.errors import NotFound
-
         raise NotFound()
     # Files are at most EVIDENCE_MAX_BYTES; reading them whole keeps no file handle open.
     name = service.download_name(evidence)
@@ -55,18 +55,20 @@ def send_evidence(evidence: Evidence):
 def upload(case_id: int):
     """Attach a screenshot or document to the case."""
     case = cases.get_case(current_user, case_id)
-    upload_file = request.files.get("file")
+    form = UploadForm()
+    upload_file = form.file.data
     try:
+        if not form.validate_on_submit():
+            raise form_error(form)
         service.add_evidence(
             current_user, case, upload_file.stream if upload_file and upload_file.filename else None,
             upload_file.filename if upload_file else "",
-            note=request.form.get("note", ""), captured_at=request.form.get("captured_at"),
-            offending_item_id=request.form.get("offending_item_id") or None,
-            purpose=request.form.get("purpose") or None,
+            note=form.note.data or "", captured_at=form.captured_at.data,
+            offending_item_id=form.offending_item_id.data or None,
+            purpose=form.purpose.data or None,
         )
-        db.session.commit()
     except ValidationFailed as exc:
-        db.session.rollback()
+        # An error page with every reason (the generic one shows only the summary); 4xx rolls back.
         return _error_page(exc)
     flash(_("証拠ファイルを添付しました。"), "success")
     return redirect(url_for("cases.show", case_id=case.id, _anchor="evidence"))
@@ -90,12 +92,13 @@ def download(case_id: int, evidence_id: int):
 def withdraw(case_id: int, evidence_id: int):
     """Mark an evidence file withdrawn with a reason (it stays listed and downloadable)."""
     evidence = service.get_evidence(current_user, case_id, evidence_id)
+    form = WithdrawEvidenceForm()
     try:
-        service.withdraw(current_user, evidence, request.form.get("reason", ""))
-        db.session.commit()
-    except (ValidationFailed, CaseError) as exc:
-        db.session.rollback()
-        flash(" ".join([str(exc.message), *(str(m) for m in exc.fields.values())]), "error")
+        if not form.validate_on_submit():
+            raise form_error(form)
+        service.withdraw(current_user, evidence, form.reason.data)
+    except (ValidationFailed, CaseError) as exc:  # no reason, or withdrawn already
+        boundary.refuse(exc)
         return redirect(url_for("cases.show", case_id=case_id, _anchor=f"evidence-{evidence_id}"))
     flash(_("証拠ファイルを取り下げました。記録は残ります。"), "success")
     return redirect(url_for("cases.show", case_id=case_id, _anchor=f"evidence-{evidence_id}"))

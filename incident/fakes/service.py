@@ -1,15 +1,16 @@
 """Known fake accounts: normalising handles and URLs, state history, links to cases."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
-from incident import policy
+from incident import policy, signals
 from incident.accounts.models import (
     CaseFakeAccount,
     FakeAccount,
@@ -20,12 +21,12 @@ from incident.accounts.models import (
 )
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.validation import TARGET_MAX, is_web_url
 from incident.cases.models import Case, CaseKind, TimelineEvent
 from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
+from incident.validation import TARGET_MAX, is_web_url
 
 _HANDLE = re.compile(r"^[a-z0-9_.\-]{1,100}$")
 DISPLAY_NAME_MAX = 200
@@ -104,11 +105,11 @@ def _match_keys(targets: list[str]) -> tuple[set[str], set[str]]:
 def find_known(targets: list[str], platform: Platform | None = None) -> list[FakeAccount]:
     """Known fakes whose URL or handle matches one of the targets (handles within the platform, if known)."""
     urls, handles = _match_keys(targets)
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if urls:
         conditions.append(FakeAccount.url.in_(urls))
     if handles:
-        handle_match = FakeAccount.handle.in_(handles)
+        handle_match: ColumnElement[bool] = FakeAccount.handle.in_(handles)
         if platform is not None:
             handle_match = handle_match & (FakeAccount.platform == platform)
         conditions.append(handle_match)
@@ -122,7 +123,7 @@ def clean_fake_fields(data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, Any] = {}
     cleaned: dict[str, Any] = {}
     try:
-        cleaned["platform"] = Platform(data.get("platform"))
+        cleaned["platform"] = Platform(data.get("platform") or "")
     except (ValueError, TypeError):
         errors["platform"] = _l("媒体を選んでください。")
     for name, func_ in (("handle", normalise_handle), ("url", normalise_fake_url)):
@@ -223,6 +224,12 @@ def link_known_fakes(actor: User, case: Case, targets: list[str]) -> list[FakeAc
     return found
 
 
+@signals.case_opened.connect
+def _link_on_opening(case: Case, *, actor: User, targets: list[str], **_: Any) -> None:
+    """A new impersonation case meets the known fakes among its offending URLs / @handles."""
+    link_known_fakes(actor, case, targets)
+
+
 #: Allowed states; any state may follow any other (a removed account can come back).
 STATES = tuple(FakeAccountState)
 
@@ -288,17 +295,14 @@ def fakes_query(q: str | None = None, state: FakeAccountState | None = None) -> 
     return query
 
 
-def filters_from_args(args: Any, *, strict: bool) -> tuple[str | None, FakeAccountState | None]:
-    """(q, state) from query arguments; strict (API) mode refuses an unknown state with 422."""
+def filters_from_args(args: Any) -> tuple[str | None, FakeAccountState | None]:
+    """(q, state) from a page's query arguments; an unknown state is ignored (the API checks its own)."""
     q = (args.get("q") or "").strip()[:100] or None
     raw = args.get("state") or ""
     state = None
     if raw:
-        try:
+        with contextlib.suppress(ValueError):
             state = FakeAccountState(raw)
-        except ValueError:
-            if strict:
-                raise _invalid("state", _l("値が正しくありません。")) from None
     return q, state
 
 
@@ -309,7 +313,7 @@ def visible_case_counts(actor: User, fake_ids: list[int]) -> dict[int, int]:
     rows = db.session.execute(
         select(CaseFakeAccount.fake_account_id, func.count())
         .join(Case, Case.id == CaseFakeAccount.case_id)
-        .where(CaseFakeAccount.fake_account_id.in_(fake_ids), policy.visible_cases_clause(actor))
+        .where(CaseFakeAccount.fake_account_id.in_(fake_ids), policy.visible_cases_clause(actor, Case))
         .group_by(CaseFakeAccount.fake_account_id)
     )
     return {fake_id: count for fake_id, count in rows}
@@ -319,7 +323,7 @@ def linked_cases(actor: User, fake: FakeAccount) -> list[Case]:
     """The cases linked to a fake that the actor may see, newest first."""
     return list(db.session.scalars(
         select(Case).join(CaseFakeAccount, CaseFakeAccount.case_id == Case.id)
-        .where(CaseFakeAccount.fake_account_id == fake.id, policy.visible_cases_clause(actor))
+        .where(CaseFakeAccount.fake_account_id == fake.id, policy.visible_cases_clause(actor, Case))
         .order_by(Case.created_at.desc(), Case.id.desc())
     ))
 
@@ -358,7 +362,7 @@ def case_fakes(actor: User, case: Case) -> list[CaseFake]:
         select(CaseFakeAccount.fake_account_id, Case)
         .join(Case, Case.id == CaseFakeAccount.case_id)
         .where(CaseFakeAccount.fake_account_id.in_(list(others)), Case.id != case.id,
-               policy.visible_cases_clause(actor))
+               policy.visible_cases_clause(actor, Case))
         .order_by(Case.created_at, Case.id)
     )
     for fake_id, other in rows:

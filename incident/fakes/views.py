@@ -7,17 +7,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from incident import boundary, labels
 from incident.accounts.service import all_accounts
-from incident import labels
 from incident.cases import service as cases
-from incident.validation import parse_id
 from incident.errors import Conflict, ValidationFailed
 from incident.extensions import db
 from incident.fakes import service
+from incident.fakes.forms import FakeForm, FakeStateForm
 from incident.pagination import page_args
+from incident.validation import parse_id
 
 bp = Blueprint("fakes", __name__)
-
 
 
 @bp.app_context_processor
@@ -41,8 +41,8 @@ def fakes_for_account(account: Any) -> list[Any]:
 @login_required
 def list_fakes():
     """Known fake accounts, filterable by text and state."""
-    q, state = service.filters_from_args(request.args, strict=False)
-    page, per_page = page_args(request.args, strict=False)
+    q, state = service.filters_from_args(request.args)
+    page, per_page = page_args(request.args)
     pagination = db.paginate(service.fakes_query(q, state), page=page, per_page=per_page, error_out=False)
     counts = service.visible_case_counts(current_user, [f.id for f in pagination.items])
     args = {k: v for k, v in request.args.items() if k != "page" and v}
@@ -50,45 +50,40 @@ def list_fakes():
                            q=q or "", state=state.value if state else "")
 
 
-def _form_values() -> dict[str, Any]:
-    return {name: request.form.get(name, "") for name in
-            ("platform", "handle", "url", "display_name", "genuine_account_id")}
-
-
 @bp.route("/fakes/new", methods=["GET", "POST"])
 @login_required
 def new_fake():
     """Record a fake account; with ?case_id= it is linked to that case."""
+    form = FakeForm()
+    form.genuine_account_id.choices = labels.options(
+        [("", _("（なし）"))] + [(str(a.id), f"{labels.PLATFORM_LABELS[a.platform]}：{a.name}") for a in all_accounts()]
+    )
     case = None
-    raw_case = request.values.get("case_id", "")
+    raw_case = form.case_id.data or request.args.get("case_id", "")
     if raw_case:
         try:
             case_id = parse_id(raw_case)
         except ValueError:
             abort(404)  # like any case that is not there (an out-of-range number must not reach the database)
         case = cases.get_case(current_user, case_id)
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    status = 200
+        form.case_id.data = str(case.id)
     if request.method == "GET" and case is not None:
-        values = {"platform": case.platform.value if case.platform else "",
-                  "genuine_account_id": str(case.official_account_id or "")}
+        form.platform.data = case.platform.value if case.platform else ""
+        form.genuine_account_id.data = str(case.official_account_id or "")
         items = [i.target for i in case.offending_items]
-        values["url"] = next((t for t in items if not t.startswith("@")), "")
-        values["handle"] = next((t for t in items if t.startswith("@")), "")
+        form.url.data = next((t for t in items if not t.startswith("@")), "")
+        form.handle.data = next((t for t in items if t.startswith("@")), "")
+    status = 200
     if request.method == "POST":
-        values = _form_values()
         try:
-            fake, created = service.record_fake(current_user, values, case)
-            db.session.commit()
+            if not form.validate_on_submit():
+                raise ValidationFailed()  # each field's message is on the form already
+            fake, created = service.record_fake(current_user, _fake_data(form), case)
         except ValidationFailed as exc:
-            db.session.rollback()
-            errors = {k: str(v) for k, v in exc.fields.items()}
-            flash(str(exc.message), "error")
+            boundary.refuse(exc, form)
             status = 422
-        except Conflict as exc:
-            db.session.rollback()
-            flash(str(exc.message), "error")
+        except Conflict as exc:  # recorded before: go to that one
+            boundary.refuse(exc)
             return redirect(url_for("fakes.show", fake_id=exc.current.id))
         else:
             if created:
@@ -98,8 +93,13 @@ def new_fake():
             if case is not None:
                 return redirect(url_for("cases.show", case_id=case.id, _anchor="fakes"))
             return redirect(url_for("fakes.show", fake_id=fake.id))
-    return render_template("fakes/new.html", case=case, values=values, errors=errors,
-                           accounts=all_accounts()), status
+    return render_template("fakes/new.html", case=case, form=form), status
+
+
+def _fake_data(form: FakeForm) -> dict[str, Any]:
+    """The form's fields in the shape the service takes (what was not posted is blank, as before)."""
+    return {name: getattr(form, name).data or "" for name in
+            ("platform", "handle", "url", "display_name", "genuine_account_id")}
 
 
 @bp.route("/fakes/<int:fake_id>")
@@ -109,11 +109,12 @@ def show(fake_id: int):
     return _show_page(service.get_fake(fake_id))
 
 
-def _show_page(fake: Any):
+def _show_page(fake: Any, form: FakeStateForm | None = None):
     """The fake's page; the state form only for users who may change the state."""
     return render_template("fakes/show.html", fake=fake, events=service.history(fake),
                            linked=service.linked_cases(current_user, fake),
-                           can_change_state=service.may_change_state(current_user, fake))
+                           can_change_state=service.may_change_state(current_user, fake),
+                           state_form=form or FakeStateForm(formdata=None))
 
 
 @bp.route("/fakes/<int:fake_id>/state", methods=["POST"])
@@ -121,12 +122,13 @@ def _show_page(fake: Any):
 def change_state(fake_id: int):
     """Record a state change (reported, removed, still live); users the rule leaves out get 403."""
     fake = service.get_fake(fake_id)
+    form = FakeStateForm()
     try:
-        service.change_state(current_user, fake, request.form.get("state", ""), request.form.get("note", ""))
-        db.session.commit()
+        if not form.validate_on_submit():
+            raise ValidationFailed()  # each field's message is on the form already
+        service.change_state(current_user, fake, form.state.data, form.note.data or "")
     except ValidationFailed as exc:
-        db.session.rollback()
-        flash(" ".join([str(exc.message), *(str(m) for m in exc.fields.values())]), "error")
-        return _show_page(fake), 422
+        boundary.refuse(exc, form)
+        return _show_page(fake, form), 422
     flash(_("状態を記録しました。"), "success")
     return redirect(url_for("fakes.show", fake_id=fake.id))

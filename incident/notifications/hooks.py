@@ -1,15 +1,23 @@
-"""Who hears about what: the notifications other domains send when something happens."""
+"""Who hears about what: the notifications sent when something happens to a case or a draft.
+
+Each function here is a receiver of an incident.signals signal, connected when this module is imported
+(the app factory imports it); the case and draft domains send the signals and know nothing of this."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from incident import signals
 from incident.auth.models import User
 from incident.auth.service import pr_office, supervisors_of
 from incident.extensions import db
 from incident.notifications.service import notify
+
+if TYPE_CHECKING:
+    from incident.cases.models import Case
+    from incident.drafts.models import Draft
 
 
 def _deciders(actor: User, department_id: int) -> list[User]:
@@ -18,7 +26,8 @@ def _deciders(actor: User, department_id: int) -> list[User]:
             or [u for u in pr_office() if u.id != actor.id])
 
 
-def case_opened(actor: User, case: Any) -> None:
+@signals.case_opened.connect
+def case_opened(case: Case, *, actor: User, **_: Any) -> None:
     """A new case reaches the department's supervisors at once (3(4)※: nobody handles it alone)."""
     notify(_deciders(actor, case.department_id), "case_opened",
            _l("【新しい案件】%(number)s %(title)s", number=case.number, title=case.title),
@@ -26,7 +35,8 @@ def case_opened(actor: User, case: Any) -> None:
            case_id=case.id, link=f"/cases/{case.id}")
 
 
-def assigned(actor: User, case: Any, assignee: User | None) -> None:
+@signals.case_assigned.connect
+def assigned(case: Case, *, actor: User, assignee: User | None, **_: Any) -> None:
     """The new assignee hears they have the case."""
     if assignee is not None and assignee.id != actor.id:
         notify([assignee], "assigned",
@@ -35,7 +45,8 @@ def assigned(actor: User, case: Any, assignee: User | None) -> None:
                case_id=case.id, link=f"/cases/{case.id}")
 
 
-def approval_requested(actor: User, case: Any, draft: Any, pre_approved: bool) -> None:
+@signals.draft_submitted.connect
+def approval_requested(draft: Draft, *, actor: User, case: Case, pre_approved: bool, **_: Any) -> None:
     """A submitted draft reaches those who may approve it (or, pre-approved, the colleagues who may check it)."""
     if pre_approved:
         people = list(db.session.scalars(select(User).where(
@@ -48,7 +59,8 @@ def approval_requested(actor: User, case: Any, draft: Any, pre_approved: bool) -
            case_id=case.id, link=f"/cases/{case.id}/drafts/{draft.id}")
 
 
-def draft_decided(actor: User, case: Any, draft: Any, approved: bool, comment: str) -> None:
+@signals.draft_decided.connect
+def draft_decided(draft: Draft, *, actor: User, case: Case, approved: bool, comment: str, **_: Any) -> None:
     """The author hears whether their draft was approved or returned."""
     author = db.session.get(User, draft.revisions[-1].author_id)
     if author is None or author.id == actor.id:

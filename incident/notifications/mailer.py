@@ -1,6 +1,7 @@
 """Delivering the outbox over SMTP, with retries and back-off; an outage loses nothing."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import smtplib
@@ -8,9 +9,10 @@ import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime as mail_date
 from email.utils import make_msgid
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from incident.dates import utcnow
 from incident.extensions import db
@@ -67,11 +69,11 @@ def _connect() -> smtplib.SMTP:
 
 def _claim(mail_id: int, now: dt.datetime) -> bool:
     """Take one due mail for this worker; False when another worker has it (conditional update)."""
-    result = db.session.execute(
+    result = cast(CursorResult[Any], db.session.execute(
         update(OutboxMail)
         .where(OutboxMail.id == mail_id, OutboxMail.sent_at.is_(None), OutboxMail.failed_at.is_(None),
                or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now))
-        .values(claimed_until=now + CLAIM, attempts=OutboxMail.attempts + 1))
+        .values(claimed_until=now + CLAIM, attempts=OutboxMail.attempts + 1)))
     db.session.commit()
     return result.rowcount == 1
 
@@ -95,7 +97,7 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> DeliveryRep
         for mail_id in due:
             if not _claim(mail_id, now):
                 continue
-            mail = db.session.get(OutboxMail, mail_id)
+            mail = db.session.get_one(OutboxMail, mail_id)  # the claim above just matched it
             try:
                 message: EmailMessage | ValueError = build_message(mail)
             except ValueError as exc:
@@ -111,7 +113,8 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> DeliveryRep
                     server = _connect()
                 server.send_message(message)
             except (OSError, smtplib.SMTPException, ValueError) as exc:
-                server = _close(server)
+                _close(server)
+                server = None
                 mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 mail.claimed_until = None
                 if mail.attempts >= int(config["MAIL_MAX_ATTEMPTS"]):
@@ -138,8 +141,5 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> DeliveryRep
 
 def _close(server: smtplib.SMTP | None) -> None:
     if server is not None:
-        try:
+        with contextlib.suppress(OSError, smtplib.SMTPException):  # the mail is sent; a failed goodbye is no matter
             server.quit()
-        except (OSError, smtplib.SMTPException):
-            pass
-    return None

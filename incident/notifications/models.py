@@ -8,10 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from incident.database import UTCDateTime
 from incident.dates import utcnow
-from incident.extensions import db
+from incident.extensions import Model
 
 
-class Notification(db.Model):
+class Notification(Model):
     """Something a user should look at, linking to the case; unread until opened."""
 
     __table_args__ = (Index("ix_notification_user_read", "user_id", "read_at"),)
@@ -29,7 +29,7 @@ class Notification(db.Model):
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class EmailPreference(db.Model):
+class EmailPreference(Model):
     """Whether a user also wants e-mail for one kind of notification (no row: the kind's default)."""
 
     __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_email_preference_user_kind"),)
@@ -40,7 +40,7 @@ class EmailPreference(db.Model):
     email: Mapped[bool] = mapped_column()
 
 
-class OutboxMail(db.Model):
+class OutboxMail(Model):
     """A mail written in the same transaction as its cause, delivered later by the worker with retries."""
 
     __table_args__ = (Index("ix_outbox_mail_due", "sent_at", "failed_at", "next_attempt_at"),)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 
+from incident import policy
 from incident.auth.models import User
 from incident.dates import utcnow
 from incident.errors import NotFound
@@ -124,8 +126,8 @@ def mark_read(user: User, notification: Notification) -> Notification:
 
 def mark_all_read(user: User) -> int:
     """Mark every unread notification of the user read; returns how many."""
-    result = db.session.execute(update(Notification).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))
+    result = cast(CursorResult[Any], db.session.execute(update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=utcnow())))
     return result.rowcount or 0
 
 
@@ -133,6 +135,14 @@ def problem_mail_query():
     """Mail that failed for good or is still waiting, for the PR office's outbox page (failed first)."""
     return (select(OutboxMail).where(OutboxMail.sent_at.is_(None))
             .order_by(OutboxMail.failed_at.is_(None), OutboxMail.id.desc()))
+
+
+def get_unsent_mail(actor: User, mail_id: int) -> OutboxMail:
+    """A mail of the outbox not delivered yet, for the PR office; NotFound for anyone else or a sent mail."""
+    mail = db.session.get(OutboxMail, mail_id) if policy.can_view_outbox(actor) else None
+    if mail is None or mail.sent_at is not None:
+        raise NotFound()
+    return mail
 
 
 def retry(mail: OutboxMail) -> None:

@@ -7,11 +7,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from incident import labels
-from incident.auth.models import Role
+from incident import labels, policy
 from incident.extensions import db
 from incident.notifications import service
-from incident.notifications.models import OutboxMail
+from incident.notifications.forms import EmailChoicesForm
 from incident.pagination import page_args
 
 bp = Blueprint("notifications", __name__)
@@ -29,7 +28,7 @@ def unread() -> dict[str, Any]:
 @login_required
 def index():
     """My notifications, newest first, and which kinds I also want by e-mail."""
-    page, per_page = page_args(request.args, strict=False)
+    page, per_page = page_args(request.args)
     pagination = db.paginate(service.notifications_query(current_user), page=page, per_page=per_page,
                              error_out=False)
     return render_template("notifications/index.html", pagination=pagination,
@@ -42,7 +41,6 @@ def open_(notification_id: int):
     """Mark as read and go to what it is about."""
     row = service.get_notification(current_user, notification_id)
     service.mark_read(current_user, row)
-    db.session.commit()
     link = row.link if row.link.startswith("/") and not row.link.startswith("//") else url_for("notifications.index")
     return redirect(link)
 
@@ -52,7 +50,6 @@ def open_(notification_id: int):
 def read_all():
     """Mark everything read."""
     count = service.mark_all_read(current_user)
-    db.session.commit()
     flash(_("%(n)d 件を既読にしました。", n=count), "success")
     return redirect(url_for("notifications.index"))
 
@@ -61,10 +58,10 @@ def read_all():
 @login_required
 def email():
     """Save which kinds of notification also come by e-mail."""
-    wanted = [k for k in request.form.getlist("kinds") if k in service.KINDS]
-    service.set_email_choices(current_user, wanted)
-    db.session.commit()
-    flash(_("メール通知の設定を保存しました。"), "success")
+    form = EmailChoicesForm()
+    if form.validate_on_submit():
+        service.set_email_choices(current_user, [k for k in form.kinds.data or [] if k in service.KINDS])
+        flash(_("メール通知の設定を保存しました。"), "success")
     return redirect(url_for("notifications.index", _anchor="email"))
 
 
@@ -72,9 +69,9 @@ def email():
 @login_required
 def outbox():
     """Mail not delivered yet or given up on (PR office): nothing is lost in an SMTP outage."""
-    if current_user.role != Role.ADMIN:
+    if not policy.can_view_outbox(current_user):
         abort(404)
-    page, per_page = page_args(request.args, strict=False)
+    page, per_page = page_args(request.args)
     pagination = db.paginate(service.problem_mail_query(), page=page, per_page=per_page, error_out=False)
     return render_template("notifications/outbox.html", pagination=pagination)
 
@@ -83,12 +80,6 @@ def outbox():
 @login_required
 def retry(mail_id: int):
     """Queue a failed mail again."""
-    if current_user.role != Role.ADMIN:
-        abort(404)
-    mail = db.session.get(OutboxMail, mail_id)
-    if mail is None or mail.sent_at is not None:
-        abort(404)
-    service.retry(mail)
-    db.session.commit()
+    service.retry(service.get_unsent_mail(current_user, mail_id))
     flash(_("再送を予約しました。"), "success")
     return redirect(url_for("notifications.outbox"))

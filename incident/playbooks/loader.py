@@ -1,12 +1,15 @@
 """Reading and validating playbook files (TOML); usable without an application."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from incident.filecache import FileCache, files_key
 
 KINDS = ("flaming", "impersonation", "false_information", "account_takeover")
 SEVERITIES = ("high", "medium", "low")
@@ -245,18 +248,31 @@ def load_playbook(path: Path) -> Playbook:
     return parse_playbook(path.read_text(encoding="utf-8"), path.name)
 
 
+_LOADED = FileCache()
+
+
+def _playbook_files(directory: Path) -> list[Path]:
+    return [p for p in sorted(directory.glob("*.toml")) if p.name not in ("platforms.toml", "escalation.toml")]
+
+
 def load_all(directory: Path, kinds: tuple[str, ...] = KINDS) -> dict[str, Playbook]:
-    """Load every playbook; each known kind must have one. Raises PlaybookError on the first mistake."""
-    playbooks = {}
-    for path in sorted(directory.glob("*.toml")):
-        if path.name == "platforms.toml" or path.name == "escalation.toml":
-            continue
-        playbook = load_playbook(path)
-        playbooks[playbook.kind] = playbook
-    missing = [k for k in kinds if k not in playbooks]
-    if missing:
-        raise PlaybookError(f"{directory}: no playbook for {', '.join(missing)}")
-    return playbooks
+    """Load every playbook; each known kind must have one. Raises PlaybookError on the first mistake.
+
+    Cached by the files' contents; each call gets its own copy, so a caller cannot change the cache."""
+    files = _playbook_files(directory)
+    key = (str(directory.resolve()), tuple(kinds), files_key(files))
+    cached = _LOADED.get(key)
+    if cached is None:
+        playbooks = {}
+        for path in files:
+            playbook = load_playbook(path)
+            playbooks[playbook.kind] = playbook
+        missing = [k for k in kinds if k not in playbooks]
+        if missing:
+            raise PlaybookError(f"{directory}: no playbook for {', '.join(missing)}")
+        _LOADED.put(key, cached := playbooks)
+    # Playbooks are frozen, but a step's due_minutes is a dict: a deep copy keeps the cache untouched.
+    return copy.deepcopy(cached)
 
 
 def check_all(directory: Path) -> list[str]:

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from incident.auth.models import User
 from incident.database import UTCDateTime
 from incident.dates import utcnow
-from incident.extensions import db
+from incident.extensions import Model
 
 
-class PlaybookVersion(db.Model):
+class PlaybookVersion(Model):
     """The exact text of a playbook file as a case started with it, keyed by its SHA-256."""
 
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -23,7 +23,7 @@ class PlaybookVersion(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class StepEvent(db.Model):
+class StepEvent(Model):
     """Something done to a playbook step; append-only. A step's state is its latest event."""
 
     __table_args__ = (Index("ix_step_event_case_version", "case_id", "playbook_version"),)

@@ -13,16 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
-from incident import policy
+from incident import policy, signals
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.validation import city_url, normalise_target
 from incident.cases.models import Case, TimelineEvent
 from incident.dates import utcnow
+from incident.drafts.models import Draft, DraftStatus, Publication
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
 from incident.playbooks.loader import Playbook, Step, load_all, parse_playbook
 from incident.playbooks.models import PlaybookVersion, StepEvent
+from incident.validation import city_url, normalise_target
 
 REASON_MAX = 2000
 #: The states a step can be in, as shown on the checklist.
@@ -109,9 +110,7 @@ def checklist(case: Case, events: list[StepEvent] | None = None, now: dt.datetim
     if playbook is None:
         return []
     events = step_events(case) if events is None else events
-    latest: dict[str, StepEvent] = {}
-    for event in events:
-        latest[event.step_key] = event
+    latest = {event.step_key: event for event in events}  # the last event of each step wins
     now = now or utcnow()
     states: dict[str, StepState] = {}
     for step in playbook.steps:
@@ -193,7 +192,7 @@ def _step_data(step: Step, raw: dict[str, Any], actor: User, case: Case) -> tupl
         except ValueError as exc:
             raise ValidationFailed(fields={"url": exc.args[0]}) from None
     elif step.input == "prohibited_item":
-        item = raw.get("prohibited_item")
+        item: Any = raw.get("prohibited_item")  # whatever the form or JSON sent; int() below sorts it out
         try:
             number = int(item)
         except (TypeError, ValueError):
@@ -224,8 +223,6 @@ def _step_data(step: Step, raw: dict[str, Any], actor: User, case: Case) -> tupl
 
 def _sent_draft(case: Case, step: Step) -> dict[str, Any]:
     """A draft step is done only when a draft of its type was approved and published (or submitted)."""
-    from incident.drafts.models import Draft, DraftStatus, Publication
-
     row = db.session.execute(
         select(Draft, Publication).join(Publication, Publication.draft_id == Draft.id)
         .where(Draft.case_id == case.id, Draft.type == step.draft_type, Draft.status == DraftStatus.SENT,
@@ -337,7 +334,7 @@ def on_acknowledged(actor: User, case: Case) -> None:
             _record(actor, case, state, "complete", reason="", data={"by": "acknowledgement"})
 
 
-def on_draft_sent(actor: User, case: Case, draft: Any, publication: Any) -> None:
+def on_draft_sent(actor: User, case: Case, draft: Draft, publication: Publication) -> None:
     """Publishing (or submitting) an approved draft completes the open step that asked for it."""
     for state in checklist(case):
         if state.step.type == "draft" and state.step.draft_type == draft.type.value and state.state == PENDING:
@@ -347,6 +344,51 @@ def on_draft_sent(actor: User, case: Case, draft: Any, publication: Any) -> None
                 data["url"] = draft.link
             _record(actor, case, state, "complete", reason="", data=data)
             return
+
+
+# ---- what other domains' events do to the checklist (incident.signals) ----------------------------
+
+
+@signals.case_opening.connect
+def _pin_on_opening(case: Case, **_: Any) -> None:
+    """A new case follows the current playbook of its kind."""
+    pin_playbook(case)
+
+
+@signals.case_kind_changed.connect
+def _pin_on_kind_change(case: Case, **_: Any) -> None:
+    """A case that turns out to be another kind follows that kind's playbook from now on."""
+    pin_playbook(case)
+
+
+@signals.case_acknowledged.connect
+def _on_case_acknowledged(case: Case, *, actor: User, **_: Any) -> None:
+    on_acknowledged(actor, case)
+
+
+@signals.case_closing.connect
+def _before_closing(case: Case, *, actor: User, reason: str, waive_open_steps: bool, **_: Any) -> None:
+    """A case closes only when every required step is done or waived; a supervisor closing it with
+    `waive_open_steps` (e.g. a false alarm) waives the rest with the closing reason."""
+    still_open = open_required(case)
+    if still_open and waive_open_steps:
+        if not reason:
+            raise ValidationFailed(fields={"reason": _l("免除する理由を入力してください。")})
+        for state in still_open:
+            waive_step(actor, case, state.step.key, reason)
+        still_open = []
+    if still_open:
+        names = "、".join(f"「{s.step.title_ja}」" for s in still_open)
+        raise CaseError(
+            _l("必須の手順が終わっていないため終了できません：%(steps)s。手順を完了するか、所属長が理由を付けて免除してください。",
+               steps=names),
+            fields={"steps": ", ".join(s.step.key for s in still_open)},
+        )
+
+
+@signals.draft_sent.connect
+def _on_draft_sent(draft: Draft, *, actor: User, case: Case, publication: Publication, **_: Any) -> None:
+    on_draft_sent(actor, case, draft, publication)
 
 
 def perform(actor: User, case: Case, key: str, action: str, payload: dict[str, Any]) -> StepEvent:

@@ -1,20 +1,19 @@
 """Checklist actions on the case page: complete, decide, skip, waive and reopen a step."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from incident import boundary
+from incident.auth.forms import form_error
+from incident.cases.models import Case
 from incident.cases.service import get_case
 from incident.errors import CaseError, ValidationFailed
-from incident.extensions import db
 from incident.playbooks import service
+from incident.playbooks.forms import StepForm
 
 bp = Blueprint("steps", __name__)
-
-_INPUT_FIELDS = ("url", "where", "sent_at", "prohibited_item", "deleted", "handle", "platform", "display_name",
-                 "first_seen")
-
 
 _MESSAGES = {
     "complete": _l("手順を完了として記録しました。"),
@@ -23,6 +22,13 @@ _MESSAGES = {
     "waive": _l("手順を免除しました。"),
     "reopen": _l("記録を取り消し、手順を未完了に戻しました（元の記録は残ります）。"),
 }
+
+
+@bp.app_template_global("case_checklist")
+def case_checklist(case: Case) -> tuple[list[service.StepState], tuple[int, int]]:
+    """The case page's checklist: every step with its state, and (done, total) of the required ones."""
+    steps = service.checklist(case)
+    return steps, service.progress(steps)
 
 
 def _back(case_id: int, key: str):
@@ -35,18 +41,16 @@ def _back(case_id: int, key: str):
 def act(case_id: int, key: str, action: str):
     """Record one action on a step; rule violations come back as a message on the case page."""
     case = get_case(current_user, case_id)
-    form = request.form
-    payload = {name: form.get(name) for name in _INPUT_FIELDS if form.get(name) not in (None, "")}
-    payload["note"] = form.get("note", "")
-    payload["reason"] = form.get("reason", "")
-    if action == "decide":
-        payload["answer"] = {"yes": True, "no": False}.get(form.get("answer", ""))
+    form = StepForm()
     try:
+        if not form.validate_on_submit():
+            raise form_error(form)
+        payload = form.payload()
+        if action == "decide":
+            payload["answer"] = {"yes": True, "no": False}.get(form.answer.data or "")
         service.perform(current_user, case, key, action, payload)
-        db.session.commit()
-    except (ValidationFailed, CaseError) as exc:
-        db.session.rollback()
-        flash(exc.flash_text(), "error")
+    except (ValidationFailed, CaseError) as exc:  # a missing input or reason, or a step not open to this
+        boundary.refuse(exc)
         return _back(case_id, key)
     flash(_MESSAGES[action], "success")
     return _back(case_id, key)

@@ -8,6 +8,7 @@ import json
 from incident.accounts import service
 from incident.extensions import db
 
+
 def _setup(make):
     department = make.department("kanko", "観光課")
     account = make.account(department, platform="x", name="石巻観光", url="https://x.com/ishinomaki_kanko",

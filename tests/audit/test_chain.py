@@ -65,7 +65,7 @@ def test_a_normal_sequence_verifies(history):
     assert report.rows == len(history)
     assert (report.last_id, report.last_hash) == (history[-1]["id"], history[-1]["row_hash"])
     assert history[0]["prev_hash"] == GENESIS
-    for before, after in zip(history, history[1:]):
+    for before, after in zip(history, history[1:], strict=False):
         assert after["prev_hash"] == before["row_hash"]
         assert after["id"] == before["id"] + 1
 

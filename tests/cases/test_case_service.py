@@ -7,8 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from incident.audit.models import AuditLog
-from incident.cases import service
-from incident.cases import queries
+from incident.cases import queries, service
 from incident.cases.models import CaseStatus, Note, TimelineEvent
 from incident.dates import tokyo_year, utcnow
 from incident.errors import CaseError, Conflict, NotFound, PermissionDenied, ValidationFailed

@@ -301,7 +301,7 @@ def test_unticking_escalation_mail_keeps_the_in_app_notification_only(smtp, town
     assert sorted(m.kind for m in outbox(to_addr=other_supervisor.email)) == ["case_opened", "escalation"]
     mailer.deliver_due()
     received = sorted((e.rcpt_tos[0], m["Subject"].split("】")[0]) for e, m in
-                      zip(smtp.handler.envelopes, smtp.handler.messages()))
+                      zip(smtp.handler.envelopes, smtp.handler.messages(), strict=True))
     assert received == [(other_supervisor.email, "【エスカレーション"), (other_supervisor.email, "【新しい案件"),
                         (town.supervisor.email, "【新しい案件")]
 

@@ -84,7 +84,7 @@ def test_escalating_through_the_page(town, make, client, login):
     assert "エスカレーションしました。" in page
     [made] = open_escalations()
     assert made.case_id == case.id and made.raised_by_id == town.responder.id and made.reason == "判断できません"
-    assert 'action="/escalations/%d/acknowledge"' % made.id in section(page, "escalations")
+    assert f'action="/escalations/{made.id}/acknowledge"' in section(page, "escalations")
     told = db.session.scalars(select(Notification.user_id).where(Notification.kind == "escalation")).all()
     assert sorted(told) == sorted([town.supervisor.id, town.deputy.id])
 

@@ -13,9 +13,9 @@ from pypdf.actions import JavaScript, PageTrigger
 from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
 
 from incident.cases.models import Evidence
+from incident.dates import utcnow
 from incident.errors import ValidationFailed
 from incident.evidence import service
-from incident.dates import utcnow
 from incident.extensions import db
 
 

@@ -15,7 +15,6 @@ from incident.evidence import service
 from incident.extensions import db
 
 
-
 def image(kind: str) -> bytes:
     """A real 4×4 image (Pillow checks that uploads open as what their bytes claim)."""
     out = io.BytesIO()

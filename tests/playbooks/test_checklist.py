@@ -363,5 +363,5 @@ def test_draft_step_records_when_the_text_went_out(team, make):
     db.session.rollback()
     post = publish(case, "interim_notice", team["responder"], team["supervisor"], "https://x.com/city/1",
                    sent={"sent_at": "2026-11-20T09:00"})
-    assert post.published_at == dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.timezone.utc)  # 09:00 JST
+    assert post.published_at == dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.UTC)  # 09:00 JST
     assert states(case)[interim].event.data["where"] == "https://x.com/city/1"

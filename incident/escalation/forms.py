@@ -1,0 +1,26 @@
+"""Forms of the escalation pages: escalating a case by hand, and taking an escalation on."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from incident.auth.forms import stripped
+from incident.escalation.service import REASON_MAX
+
+#: The service's one message for a missing or over-long reason.
+_REASON = _l("理由を %(max)d 文字以内で入力してください。", max=REASON_MAX)
+
+
+class EscalateForm(FlaskForm):
+    """Why the case goes to the next level."""
+
+    reason = TextAreaField(_l("理由"), filters=[stripped],
+                           validators=[DataRequired(_REASON), Length(max=REASON_MAX, message=_REASON)])
+
+
+class AcknowledgeForm(FlaskForm):
+    """Taking an escalation on; `next` is "queue" when sent from the queue page."""
+
+    next = HiddenField()
