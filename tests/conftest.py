@@ -221,7 +221,7 @@ class SharedApp:
         app.extensions.update(self._extensions)
         objects, values = self.shape(app)
         unchanged = values == self._values and len(objects) == len(self._objects) and all(
-            now[:-1] == before[:-1] and now[-1] is before[-1] for now, before in zip(objects, self._objects))
+            now[:-1] == before[:-1] and now[-1] is before[-1] for now, before in zip(objects, self._objects, strict=True))
         if not unchanged:
             self.dispose()
             self.app = None
