@@ -26,7 +26,7 @@ from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
-from incident.validation import TARGET_MAX, is_web_url
+from incident.validation import normalise_url
 
 _HANDLE = re.compile(r"^[a-z0-9_.\-]{1,100}$")
 DISPLAY_NAME_MAX = 200
@@ -53,13 +53,9 @@ def normalise_handle(raw: Any) -> str | None:
 
 def normalise_fake_url(raw: Any) -> str | None:
     """A URL with scheme and host lower-cased, no fragment, no trailing slash; None when blank."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    text = normalise_url(raw)
+    if text is None:
         return None
-    if not isinstance(raw, str):
-        raise ValueError(_l("URL を文字列で入力してください。"))
-    text = raw.strip()
-    if len(text) > TARGET_MAX or not is_web_url(text):
-        raise ValueError(_l("http:// または https:// で始まる URL を入力してください。"))
     parts = urlsplit(text)
     host = (parts.hostname or "").lower()
     if parts.port and parts.port not in (80, 443):
