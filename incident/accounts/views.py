@@ -4,17 +4,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from incident import boundary, labels, policy
 from incident.accounts import service
 from incident.accounts.forms import AccountForm, ClosureTaskForm, MfaForm, NoticeForm
 from incident.accounts.models import AccountStatus, NoticeKind
 from incident.auth.forms import form_error
-from incident.auth.models import Department
+from incident.auth.service import all_departments
 from incident.dates import era_date
 from incident.errors import Conflict, ValidationFailed
-from incident.extensions import db
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -32,7 +30,7 @@ def _form_data(form: AccountForm) -> dict:
 
 
 def _prepare(form: AccountForm) -> None:
-    departments = db.session.scalars(select(Department).order_by(Department.name))
+    departments = all_departments()
     form.department_id.choices = labels.options((str(d.id), d.name) for d in departments)
 
 

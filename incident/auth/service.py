@@ -76,6 +76,19 @@ def pr_office() -> list[User]:
                                    .order_by(User.id)))
 
 
+def all_departments() -> list[Department]:
+    """Every department, by name (for pickers and filters)."""
+    return list(db.session.scalars(select(Department).order_by(Department.name)))
+
+
+def active_people(department_id: int | None = None) -> list[User]:
+    """Active users by name: of one department, or everyone when `department_id` is None."""
+    query = select(User).where(User.active.is_(True)).order_by(User.name)
+    if department_id is not None:
+        query = query.where(User.department_id == department_id)
+    return list(db.session.scalars(query))
+
+
 def department_by_code(code: str) -> Department:
     """The department with this code, or NotFound."""
     department = db.session.scalar(select(Department).where(Department.code == code))

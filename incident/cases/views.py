@@ -9,12 +9,10 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from incident import boundary, labels, policy
-from incident.accounts.models import OfficialAccount
 from incident.accounts.service import all_accounts
-from incident.auth.models import Department, User
+from incident.auth import service as auth
 from incident.cases import queries, service
 from incident.cases.forms import (
     AssignForm,
@@ -74,15 +72,11 @@ def list_cases():
     form.kind.choices = any_option + labels.choices(labels.KIND_LABELS)
     form.status.choices = any_option + labels.choices(labels.STATUS_LABELS)
     form.severity.choices = any_option + labels.choices(labels.SEVERITY_LABELS)
-    people_query = select(User).where(User.active.is_(True)).order_by(User.name)
-    if not policy.lists_every_department(current_user):
-        people_query = people_query.where(User.department_id == current_user.department_id)
+    people = auth.active_people(None if policy.lists_every_department(current_user) else current_user.department_id)
     form.assignee_id.choices = labels.options(
-        [("", _("すべて")), ("none", _("未割り当て"))]
-        + [(str(u.id), u.name) for u in db.session.scalars(people_query)]
+        [("", _("すべて")), ("none", _("未割り当て"))] + [(str(u.id), u.name) for u in people]
     )
-    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    form.department.choices = any_option + labels.options((d.code, d.name) for d in departments)
+    form.department.choices = any_option + labels.options((d.code, d.name) for d in auth.all_departments())
     filters = queries.filters_from_args(request.args)
     page, per_page = page_args(request.args)
     pagination = db.paginate(queries.case_list_query(current_user, filters),
@@ -97,13 +91,9 @@ def new_case():
     """Open a case."""
     form = NewCaseForm()
     _fill_case_choices(form)
-    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    form.department_id.choices = labels.options((str(d.id), d.name) for d in departments)
+    form.department_id.choices = labels.options((str(d.id), d.name) for d in auth.all_departments())
     can_assign = policy.can_assign_on_opening(current_user)
-    assignees = db.session.scalars(
-        select(User).where(User.active.is_(True), User.department_id == current_user.department_id)
-        .order_by(User.name)
-    ).all() if can_assign else []
+    assignees = auth.active_people(current_user.department_id) if can_assign else []
     form.assignee_id.choices = labels.options(
         [("", _("（後で割り当てる）"))] + [(str(u.id), u.name) for u in assignees]
     )
@@ -313,4 +303,4 @@ def edit(case_id: int):
         # let them save again on top of the new version.
         form.version.data = str(case.version)
     return render_template("cases/edit.html", form=form, case=case, conflict=conflict,
-                           accounts={a.id: a for a in db.session.scalars(select(OfficialAccount))}), status
+                           accounts={a.id: a for a in all_accounts()}), status

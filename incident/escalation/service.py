@@ -12,15 +12,17 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload, selectinload
 
 from incident import policy, signals
 from incident.audit import service as audit
 from incident.auth.models import User
-from incident.auth.service import pr_office, supervisors_of
+from incident.auth.service import active_people, pr_office, supervisors_of
 from incident.cases import loading
 from incident.cases.models import Case, CaseStatus, TimelineEvent
 from incident.dates import utcnow
-from incident.drafts.models import Draft, DraftStatus
+from incident.drafts.models import Draft, DraftStatus, Route
+from incident.drafts.service import is_own
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.escalation.models import ESCALATION_TRIGGER_LABELS, Escalation, EscalationNotice
 from incident.escalation.rules import Rules
@@ -134,6 +136,52 @@ def acknowledge(actor: User, escalation: Escalation) -> Escalation:
     audit.record(actor, "escalation.acknowledge", "escalation", escalation.id, case_id=case.id,
                  changes={"acknowledged_at": (None, now)})
     return escalation
+
+
+@dataclasses.dataclass
+class Queue:
+    """What waits for one user: escalations they were told about (with their cases), and for supervisors
+    and the PR office unassigned cases (with the people who may take each) and drafts awaiting approval."""
+
+    escalations: list[Escalation]
+    cases_by_id: dict[int, Case]
+    unassigned: list[Case]
+    approvals: list[tuple[Draft, Case]]
+    people: dict[int, list[User]]
+
+
+#: The queue shows at most this many unassigned cases and approvals (oldest first).
+QUEUE_LIMIT = 100
+
+
+def queue_for(user: User) -> Queue:
+    """The user's work queue, in a fixed number of queries (one more per department with unassigned cases)."""
+    mine = list(db.session.scalars(
+        select(Escalation).where(
+            Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None),
+            Escalation.id.in_(select(EscalationNotice.escalation_id).where(EscalationNotice.user_id == user.id)))
+        .order_by(Escalation.created_at)))
+    case_ids = {e.case_id for e in mine}
+    unassigned: list[Case] = []
+    approvals: list[tuple[Draft, Case]] = []
+    if policy.sees_team_queue(user):
+        query = (select(Case).where(Case.assignee_id.is_(None), Case.status != CaseStatus.CLOSED)
+                 .options(joinedload(Case.department)).order_by(Case.created_at).limit(QUEUE_LIMIT))
+        if not policy.lists_every_department(user):
+            query = query.where(Case.department_id == user.department_id)
+        unassigned = list(db.session.scalars(query))
+        submitted = (select(Draft, Case).join(Case, Case.id == Draft.case_id)
+                     .options(selectinload(Draft.revisions))  # is_own() reads them
+                     .where(Draft.status == DraftStatus.SUBMITTED, Draft.route == Route.SUPERVISOR)
+                     .order_by(Draft.updated_at).limit(QUEUE_LIMIT))
+        if not policy.lists_every_department(user):
+            submitted = submitted.where(Case.department_id == user.department_id)
+        approvals = [(d, c) for d, c in db.session.execute(submitted).tuples() if not is_own(user, d)]
+    cases_by_id = ({c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(case_ids)))}
+                   if case_ids else {})
+    people = {department_id: active_people(department_id)
+              for department_id in dict.fromkeys(c.department_id for c in unassigned)}
+    return Queue(mine, cases_by_id, unassigned, approvals, people)
 
 
 def open_escalations(case: Case) -> list[Escalation]:
