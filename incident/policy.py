@@ -171,3 +171,23 @@ def can_view_outbox(user: User) -> bool:
 def sees_team_queue(user: User) -> bool:
     """Supervisors and the PR office also get unassigned cases and drafts awaiting approval in their queue."""
     return user.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+# --- a closed case is read-only ---
+
+
+def is_read_only(case: Case) -> bool:
+    """A closed case is read-only: its steps, drafts, evidence, offending items, notes and fields change only
+    after it is reopened (services refuse with incident.cases.service.require_open; pages show no forms)."""
+    return case.status.value == "closed"
+
+
+def can_change_content(user: User, case: Case) -> bool:
+    """Whether pages offer the forms that change a case's content: the user may edit it and it is not closed."""
+    return can_edit(user, case) and not is_read_only(case)
+
+
+def can_reopen(user: User, case: Case) -> bool:
+    """Whether the user may reopen this closed case (the case's supervisor or the PR office), so its pages
+    lead them to the status form and tell everyone else who may."""
+    return is_read_only(case) and can_change_status(user, case, case.status)

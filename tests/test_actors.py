@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 import incident
 from incident.audit.models import AuditLog
 from incident.cases.models import TimelineEvent
+from incident.drafts.blanks import find_blanks
 from incident.extensions import db
 
 CHECKS = ["public_info", "accurate", "rights", "not_prohibited", "calm"]
@@ -209,8 +210,19 @@ class World:
                          json={"type": "citizen_warning", **fields})
         return f"/api/v1/cases/{case['id']}/drafts/{draft['id']}"
 
-    def approved(self, case: dict[str, Any], **fields: Any) -> str:
+    def filled(self, case: dict[str, Any], **fields: Any) -> str:
+        """A draft whose ［…を記入］ blanks its author wrote in (a second revision), ready to submit."""
         base = self.draft(case, **fields)
+        text = self.api("GET", base, self.city.responder_a)["body"]
+        blanks = find_blanks(text)
+        for blank in blanks:
+            text = text.replace(blank.text, "確認した内容", 1)
+        if blanks:
+            self.api("POST", f"{base}/revisions", self.city.responder_a, json={"body": text})
+        return base
+
+    def approved(self, case: dict[str, Any], **fields: Any) -> str:
+        base = self.filled(case, **fields)
         self.api("POST", f"{base}/submit", self.city.responder_a, json={"checks": CHECKS})
         self.api("POST", f"{base}/approve", self.city.supervisor_a, json={})
         return base
@@ -361,20 +373,20 @@ def revise_draft(w: World) -> None:
 
 @scenario("audit:draft.submitted", "timeline:draft_submitted")
 def submit_draft(w: World) -> None:
-    base = w.draft(w.case())
+    base = w.filled(w.case())
     w.act(w.city.responder_a, lambda: w.api("POST", f"{base}/submit", w.city.responder_a, json={"checks": CHECKS}))
 
 
 @scenario("audit:draft.approved", "timeline:draft_approved")
 def approve_draft(w: World) -> None:
-    base = w.draft(w.case())
+    base = w.filled(w.case())
     w.api("POST", f"{base}/submit", w.city.responder_a, json={"checks": CHECKS})
     w.act(w.city.supervisor_a, lambda: w.api("POST", f"{base}/approve", w.city.supervisor_a, json={}))
 
 
 @scenario("audit:draft.returned", "timeline:draft_returned")
 def return_draft(w: World) -> None:
-    base = w.draft(w.case())
+    base = w.filled(w.case())
     w.api("POST", f"{base}/submit", w.city.responder_a, json={"checks": CHECKS})
     w.act(w.city.supervisor_a, lambda: w.api("POST", f"{base}/return", w.city.supervisor_a,
                                              json={"comment": "日付を直してください"}))
@@ -382,14 +394,14 @@ def return_draft(w: World) -> None:
 
 @scenario("audit:draft.pre_approved", "timeline:draft_pre_approved")
 def mark_pre_approved(w: World) -> None:
-    base = w.draft(w.case())
+    base = w.filled(w.case())
     w.act(w.city.responder_a, lambda: w.api("POST", f"{base}/pre-approved", w.city.responder_a,
                                             json={"scope": "a", "source": CITY_PAGE, "checks": CHECKS}))
 
 
 @scenario("audit:draft.second_checked", "timeline:draft_second_checked")
 def second_check(w: World) -> None:
-    base = w.draft(w.case())
+    base = w.filled(w.case())
     w.api("POST", f"{base}/pre-approved", w.city.responder_a,
           json={"scope": "a", "source": CITY_PAGE, "checks": CHECKS})
     w.act(w.city.responder_a2, lambda: w.api("POST", f"{base}/approve", w.city.responder_a2, json={}))
@@ -501,7 +513,7 @@ def acknowledge_escalation(w: World) -> None:
 def sweep(w: World) -> None:
     """The sweep raises escalations on its own (actor None), and resolves those whose cause went away."""
     case = w.case()
-    base = w.draft(case)
+    base = w.filled(case)
     w.api("POST", f"{base}/submit", w.city.responder_a, json={"checks": CHECKS})
     w.act(None, lambda: w.cli("escalate", "--now", "2099-01-01T09:00:00+09:00"))
     w.api("POST", f"{base}/approve", w.city.supervisor_a, json={})  # the approval no longer waits

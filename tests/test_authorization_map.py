@@ -20,6 +20,7 @@ from werkzeug.routing import IntegerConverter
 
 from incident.auth.service import create_token
 from incident.dates import utcnow
+from incident.drafts.blanks import find_blanks
 from incident.extensions import db
 from incident.notifications.models import Notification, OutboxMail
 
@@ -200,6 +201,12 @@ def objects(app, api, city, tmp_path) -> dict[str, Any]:
         "platform": "x", "url": "https://x.com/ishinomaki_fake", "case_id": case["id"]}))
     draft = _created(api("POST", f"{base}/drafts", a.responder_a, json={"type": "citizen_warning"}))
     drafts = f"{base}/drafts/{draft['id']}"
+    text = draft["body"]
+    blanks = find_blanks(text)
+    for blank in blanks:  # the author writes in what the template left blank before submitting
+        text = text.replace(blank.text, "確認した内容", 1)
+    if blanks:
+        _created(api("POST", f"{drafts}/revisions", a.responder_a, json={"body": text}))
     _created(api("POST", f"{drafts}/submit", a.responder_a, json={"checks": CHECKS}))
     _created(api("POST", f"{drafts}/approve", a.supervisor_a, json={}))
     sent = _created(api("POST", f"{drafts}/sent", a.responder_a,

@@ -56,6 +56,28 @@ EDITABLE_FIELDS = (
 )
 
 
+#: Why a change to a closed case is refused, whatever the change (see require_open).
+CLOSED_MESSAGE = _l("この案件は終了しています。変更するには、先に案件を再開してください。")
+
+
+# A closed case is read-only until reopened (issue 12: a step reopened on a closed case left it reading
+# 9/10 while 終了). Every service that changes a case's content calls require_open: its fields, notes and
+# their corrections, offending items, playbook steps, drafts (create, revise, submit, pre-approve, approve,
+# return, record sent, withdraw a publication), evidence (upload, withdraw), linking a known fake from the
+# case, escalating it by hand. Still allowed on purpose:
+# - reopening it (change_status, whose table allows only closed -> responding, by a supervisor);
+# - assigning it: who may see a case follows its assignee, so a supervisor must be able to take a closed
+#   case away from someone who moved on without reopening it;
+# - recording a platform's answer to a takedown request sent before closing (drafts.sending.record_answer):
+#   it arrives on the platform's schedule, records what the platform did rather than the city's handling,
+#   touches no step, and is what clears the follow-up reminder the case list keeps showing.
+# A known fake's state (the city-wide register, incident.fakes) is not a case's content either.
+def require_open(case: Case) -> None:
+    """Refuse (409, CaseError) a change to the content of a closed case: reopen it first."""
+    if policy.is_read_only(case):
+        raise CaseError(CLOSED_MESSAGE)
+
+
 def allowed_targets(case: Case) -> list[CaseStatus]:
     """The statuses a case may move to next, in a stable order."""
     return [to for (frm, to) in TRANSITIONS if frm == case.status]
@@ -152,8 +174,7 @@ def update_case(actor: User, case: Case, version: Any, data: dict[str, Any]) -> 
     except ValueError:
         raise ValidationFailed(fields={"version": _l("版番号が必要です。")}
         ) from None
-    if case.status == CaseStatus.CLOSED:
-        raise CaseError(_l("終了した案件は編集できません。先に再開してください。"))
+    require_open(case)
     fields = clean_case_fields(data, partial=True)
     if seen_version != case.version:
         raise Conflict(
@@ -251,6 +272,7 @@ def assign(actor: User, case: Case, assignee_id: Any) -> Case:
         raise NotFound()
     if not policy.can_assign(actor, case):
         raise PermissionDenied(_l("担当者の割り当ては所属長または秘書広報課が行います。"))
+    # Allowed on a closed case too (see require_open): who may see a case follows its assignee.
     assignee: User | None = None
     try:
         wanted = parse_id(assignee_id)
@@ -279,6 +301,7 @@ def add_note(actor: User, case: Case, body: Any, corrects: Note | None = None) -
     """Append a Markdown note; with `corrects`, it is a correction of that earlier note."""
     if not policy.can_edit(actor, case):
         raise NotFound()
+    require_open(case)
     text = clean_note_body(body)
     if corrects is not None:
         if corrects.case_id != case.id:
@@ -311,6 +334,7 @@ def add_offending_item(
     """Record an offending post or account (URL or @handle) with who captured it and when."""
     if not policy.can_edit(actor, case):
         raise NotFound()
+    require_open(case)
     try:
         value = normalise_target(target)
     except ValueError as exc:

@@ -14,8 +14,9 @@ from incident.accounts.models import FakeAccountState
 from incident.auth.models import User
 from incident.cases import loading
 from incident.cases.models import Case
+from incident.cases.service import require_open
 from incident.dates import to_tokyo, utcnow
-from incident.drafts import service, states
+from incident.drafts import blanks, service, states
 from incident.drafts.models import Draft, DraftStatus, DraftType, Outcome, Publication
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.evidence.service import evidence_list
@@ -74,7 +75,9 @@ def record_sent(actor: User, draft: Draft, data: dict[str, Any]) -> Publication:
     case = service.case_of(draft)
     if not policy.can_edit(actor, case):
         raise NotFound()
+    require_open(case)
     states.check(draft, "send")
+    blanks.require_filled(service._submitted_revision(draft).body)  # what goes out has no ［…を記入］ left
     takedown = draft.type == DraftType.TAKEDOWN
     channel = data.get("channel") or ("form" if takedown else "post")
     allowed = TAKEDOWN_CHANNELS if takedown else NOTICE_CHANNELS
@@ -127,6 +130,7 @@ def record_answer(actor: User, draft: Draft, data: dict[str, Any]) -> None:
     case = service.case_of(draft)
     if not policy.can_edit(actor, case):
         raise NotFound()
+    # No require_open: a platform's late answer is recorded on a closed case too (see cases.service).
     if draft.type != DraftType.TAKEDOWN or draft.status != DraftStatus.SENT:
         raise CaseError(_l("提出済みの削除依頼にだけ回答を記録できます。"))
     if draft.outcome is not None:
@@ -154,6 +158,7 @@ def withdraw(actor: User, publication: Publication, reason: Any) -> Publication:
     case = db.session.get_one(Case, publication.case_id)
     if not policy.can_view(actor, case):
         raise NotFound()
+    require_open(case)
     if not policy.can_act_as_supervisor(actor, case):
         raise PermissionDenied(_l("公開した文の取り下げは所属長（または秘書広報課）が記録します。"))
     if publication.kind == "withdrawal" or service.withdrawn_ids(case) & {publication.id}:

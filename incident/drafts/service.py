@@ -15,8 +15,9 @@ from incident import policy, signals
 from incident.audit import service as audit
 from incident.auth.models import User
 from incident.cases import loading
-from incident.cases.models import Case, CaseStatus, OffendingItem, TimelineEvent
-from incident.drafts import states
+from incident.cases.models import Case, OffendingItem, TimelineEvent
+from incident.cases.service import require_open
+from incident.drafts import blanks, states
 from incident.drafts.context import build_context
 from incident.drafts.models import (
     Draft,
@@ -174,8 +175,7 @@ def create_draft(actor: User, case: Case, data: dict[str, Any]) -> Draft:
     """Start a draft of a type from its template, filled from the case; revision 1 is the generated text."""
     if not policy.can_edit(actor, case):
         raise NotFound()
-    if case.status == CaseStatus.CLOSED:
-        raise CaseError(_l("終了した案件には文案を作れません。再開してから作成してください。"))
+    require_open(case)
     raw_type = data.get("type")
     if not isinstance(raw_type, str) or raw_type not in {t.value for t in DraftType}:
         raise _invalid("type", _l("文案の種類を選んでください。"))
@@ -226,6 +226,7 @@ def revise(actor: User, draft: Draft, body: Any, *, base_revision: Any = None) -
     case = case_of(draft)
     if not policy.can_edit(actor, case):
         raise NotFound()
+    require_open(case)
     states.check(draft, "revise")
     text = _text(body, "body", max_len=BODY_MAX, required=True)
     latest = latest_revision(draft)
@@ -256,6 +257,20 @@ def _checks(raw: Any) -> list[str]:
     return list(SECTION4_CHECKS)
 
 
+def _ready(checks: Any, revision: DraftRevision) -> None:
+    """The section-4 checks all ticked and no blank left in the revision (blanks.py); one 422 naming both."""
+    fields: dict[str, Any] = {}
+    try:
+        _checks(checks)
+    except ValidationFailed as exc:
+        fields.update(exc.fields)
+    unfilled = blanks.refusal(revision.body)
+    if unfilled is not None:
+        fields.update(unfilled.fields)
+    if fields:
+        raise ValidationFailed(unfilled.message if unfilled is not None else None, fields=fields)
+
+
 def _store_checks(actor: User, revision: DraftRevision) -> None:
     done = set(db.session.scalars(select(DraftCheck.check_key).where(DraftCheck.revision_id == revision.id)))
     for key in SECTION4_CHECKS:
@@ -274,9 +289,10 @@ def submit(actor: User, draft: Draft, checks: Any) -> DraftEvent:
     case = case_of(draft)
     if not policy.can_edit(actor, case):
         raise NotFound()
+    require_open(case)
     states.check(draft, "submit")
-    _checks(checks)
     revision = latest_revision(draft)
+    _ready(checks, revision)
     _store_checks(actor, revision)
     states.move(draft, "submit", DraftStatus.SUBMITTED)
     draft.route = Route.SUPERVISOR
@@ -298,12 +314,13 @@ def mark_pre_approved(actor: User, draft: Draft, scope: Any, source: Any, checks
     case = case_of(draft)
     if not policy.can_edit(actor, case):
         raise NotFound()
+    require_open(case)
     states.check(draft, "pre_approve")
     if not isinstance(scope, str) or scope not in SCOPES:
         raise _invalid("scope", _l("事前に承認された範囲 (a)(b)(c) のどれに当たるかを選んでください。"))
     cited = _text(source, "source", max_len=SOURCE_MAX, required=True)
-    _checks(checks)
     revision = latest_revision(draft)
+    _ready(checks, revision)
     _store_checks(actor, revision)
     draft.route = Route.PRE_APPROVED
     draft.scope = scope
@@ -350,11 +367,13 @@ def approve(actor: User, draft: Draft, comment: Any = "") -> DraftEvent:
     case = case_of(draft)
     if not policy.can_view(actor, case):
         raise NotFound()
+    require_open(case)
     if is_own(actor, draft):
         raise PermissionDenied(_l("自分が書いた（提出した）文案は承認できません。別の人が確認します。"))
     if draft.route != Route.PRE_APPROVED and not policy.can_act_as_supervisor(actor, case):
         raise PermissionDenied(_l("文案の承認は所属長（または秘書広報課）が行います（3(1)イ(ウ)a）。"))
     states.check(draft, "approve")
+    blanks.require_filled(_submitted_revision(draft).body)  # submitted before blanks were refused
     note = _text(comment, "comment", max_len=COMMENT_MAX, required=False)
     states.move(draft, "approve", DraftStatus.APPROVED)
     _flush(draft)
@@ -368,6 +387,7 @@ def return_draft(actor: User, draft: Draft, comment: Any) -> DraftEvent:
     case = case_of(draft)
     if not policy.can_view(actor, case):
         raise NotFound()
+    require_open(case)
     if not (policy.can_act_as_supervisor(actor, case) or can_approve(actor, draft, case)):
         raise PermissionDenied(_l("差し戻しは承認する立場の人が行います。"))
     states.check(draft, "return")

@@ -15,7 +15,7 @@ from incident import boundary, labels, policy
 from incident.auth.forms import form_error
 from incident.cases import service as cases
 from incident.dates import era_date, utcnow
-from incident.drafts import sending, service
+from incident.drafts import blanks, sending, service
 from incident.drafts.disclosure import check_with_config
 from incident.drafts.forms import (
     AnswerForm,
@@ -97,6 +97,7 @@ def show(case_id: int, draft_id: int):
         publication=next((p for p in sending.ledger(case) if p.draft_id == draft.id and p.kind != "withdrawal"), None),
         pr_problems=pr_problems, takedown_channels=sending.TAKEDOWN_CHANNELS, notice_channels=sending.NOTICE_CHANNELS,
         follow_up_days=sending.follow_up_days(draft), today=sending.today(),
+        blanks=blanks.find_blanks(latest.body), segments=blanks.segments(latest.body),
     )
 
 

@@ -20,6 +20,7 @@ from incident.auth.models import User
 from incident.auth.service import active_people, pr_office, supervisors_of
 from incident.cases import loading
 from incident.cases.models import Case, CaseStatus, TimelineEvent
+from incident.cases.service import require_open
 from incident.dates import utcnow
 from incident.drafts.models import Draft, DraftStatus, Route
 from incident.drafts.service import is_own
@@ -83,8 +84,7 @@ def escalate(actor: User, case: Case, reason: Any) -> Escalation:
     """Bring a case to the next level by hand: a responder's to the supervisors, a supervisor's to the PR office."""
     if not policy.can_view(actor, case):
         raise NotFound()
-    if case.status == CaseStatus.CLOSED:
-        raise CaseError(_l("終了した案件はエスカレーションできません。"))
+    require_open(case)  # a closed case needs nobody's attention; reopen it first
     text = reason.strip() if isinstance(reason, str) else ""
     if not text or len(text) > REASON_MAX or "\x00" in text:
         raise ValidationFailed(fields={"reason": _l("理由を %(max)d 文字以内で入力してください。", max=REASON_MAX)})

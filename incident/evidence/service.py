@@ -21,6 +21,7 @@ from incident.audit import service as audit
 from incident.auth.models import User
 from incident.cases import loading
 from incident.cases.models import Case, Evidence, EvidenceWithdrawal, OffendingItem, TimelineEvent
+from incident.cases.service import require_open
 from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import CaseError, NotFound, ValidationFailed
@@ -137,6 +138,7 @@ def add_evidence(
     """Store an uploaded file under a random name after checking its type, size and content."""
     if not policy.can_edit(actor, case):
         raise NotFound()
+    require_open(case)  # before reading the upload: nothing is stored for a closed case
     if stream is None:
         raise _field_error("file", _l("ファイルを選んでください。"))
     note_text = note.strip() if isinstance(note, str) else ""
@@ -208,6 +210,7 @@ def withdraw(actor: User, evidence: Evidence, reason: Any) -> EvidenceWithdrawal
     case = db.session.get(Case, evidence.case_id)
     if case is None or not policy.can_edit(actor, case):
         raise NotFound()
+    require_open(case)
     text = reason.strip() if isinstance(reason, str) else ""
     if not text:
         raise _field_error("reason", _l("取り下げる理由を入力してください。"))

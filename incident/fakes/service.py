@@ -22,6 +22,7 @@ from incident.accounts.models import (
 from incident.audit import service as audit
 from incident.auth.models import User
 from incident.cases.models import Case, CaseKind, TimelineEvent
+from incident.cases.service import require_open
 from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -168,8 +169,10 @@ def _existing(fields: dict[str, Any]) -> FakeAccount | None:
 
 def record_fake(actor: User, data: dict[str, Any], case: Case | None = None) -> tuple[FakeAccount, bool]:
     """Record a fake account once; (fake, created). With a case, link it (an existing fake is reused)."""
-    if case is not None and not policy.can_edit(actor, case):
-        raise NotFound()
+    if case is not None:
+        if not policy.can_edit(actor, case):
+            raise NotFound()
+        require_open(case)  # linking a fake from a closed case would change it
     fields = clean_fake_fields(data)
     existing = _existing(fields)
     if existing is not None:

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from incident import boundary, labels
 from incident.accounts.service import all_accounts
 from incident.cases import service as cases
-from incident.errors import Conflict, ValidationFailed
+from incident.errors import CaseError, Conflict, ValidationFailed
 from incident.extensions import db
 from incident.fakes import service
 from incident.fakes.forms import FakeForm, FakeStateForm
@@ -82,6 +82,9 @@ def new_fake():
         except ValidationFailed as exc:
             boundary.refuse(exc, form)
             status = 422
+        except CaseError as exc:  # the case is closed: nothing is linked to it
+            boundary.refuse(exc)
+            return redirect(url_for("cases.show", case_id=case.id) if case else url_for("fakes.list_fakes"))
         except Conflict as exc:  # recorded before: go to that one
             boundary.refuse(exc)
             return redirect(url_for("fakes.show", fake_id=exc.current.id))

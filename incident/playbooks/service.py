@@ -17,6 +17,7 @@ from incident import policy, signals
 from incident.audit import service as audit
 from incident.auth.models import User
 from incident.cases.models import Case, TimelineEvent
+from incident.cases.service import require_open
 from incident.dates import utcnow
 from incident.drafts.models import Draft, DraftStatus, Publication
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
@@ -147,6 +148,7 @@ def open_required(case: Case) -> list[StepState]:
 def _state_for(actor: User, case: Case, key: str) -> StepState:
     if not policy.can_view(actor, case):
         raise NotFound()
+    require_open(case)  # every step action (complete, decide, skip, waive, reopen) comes through here
     for state in checklist(case):
         if state.step.key == key:
             return state

@@ -6,6 +6,8 @@ import io
 import pytest
 from PIL import Image
 
+from incident.drafts.blanks import find_blanks
+from incident.drafts.models import Draft, DraftRevision, DraftStatus, Route
 from incident.extensions import db
 
 CHECKS = ["public_info", "accurate", "rights", "not_prohibited", "calm"]
@@ -42,6 +44,17 @@ def _png() -> bytes:
     return out.getvalue()
 
 
+def _fill(api, user, base: str) -> None:
+    """The author writes in every ［…を記入］ blank the template left (a new revision), as before submitting."""
+    text = api("GET", base, user).get_json()["body"]
+    blanks = find_blanks(text)
+    for blank in blanks:
+        text = text.replace(blank.text, "確認した内容", 1)
+    if blanks:
+        response = api("POST", f"{base}/revisions", user, json={"body": text})
+        assert response.status_code == 201, response.get_data(as_text=True)
+
+
 def _approved(api, city, case_id, body=None, **create):
     created = api("POST", f"/api/v1/cases/{case_id}/drafts", city.responder_a, json=create)
     assert created.status_code == 201, created.get_data(as_text=True)
@@ -49,6 +62,7 @@ def _approved(api, city, case_id, body=None, **create):
     base = f"/api/v1/cases/{case_id}/drafts/{draft['id']}"
     if body:
         assert api("POST", f"{base}/revisions", city.responder_a, json={"body": body}).status_code == 201
+    _fill(api, city.responder_a, base)
     assert api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}).status_code == 200
     approved = api("POST", f"{base}/approve", city.supervisor_a, json={})
     assert approved.status_code == 200, approved.get_data(as_text=True)
@@ -77,6 +91,7 @@ def test_self_approval_403_and_unsubmitted_409(api, city, impersonation, expect_
     expect_error(api("POST", f"{base}/approve", city.supervisor_b, json={}), 404, "not_found")
     other_supervisor = api("POST", f"{base}/approve", city.admin, json={})
     expect_error(other_supervisor, 409, "conflict")
+    _fill(api, city.supervisor_a, base)
     assert api("POST", f"{base}/submit", city.supervisor_a, json={"checks": CHECKS}).status_code == 200
     expect_error(api("POST", f"{base}/approve", city.supervisor_a, json={}), 403, "forbidden")
     expect_error(api("POST", f"{base}/approve", city.responder_a, json={}), 403, "forbidden")
@@ -115,6 +130,7 @@ def _create(api, user, case_id: int, **payload) -> dict:
 def _submitted(api, city, case_id: int, **create) -> tuple[dict, str]:
     draft = _create(api, city.responder_a, case_id, **create)
     base = f"{_drafts(case_id)}/{draft['id']}"
+    _fill(api, city.responder_a, base)
     response = api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS})
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json(), base
@@ -429,8 +445,9 @@ def test_new_revision_after_submit_or_approval_returns_to_editing(api, city, imp
 def test_sent_draft_cannot_be_revised(api, city, impersonation, expect_error):
     case_id, _ = impersonation
     _, base, _ = _sent(api, city, case_id, {"url": "https://x.com/ishinomaki_city/status/9"}, type="citizen_warning")
+    sent = api("GET", base, city.responder_a).get_json()["revision"]
     expect_error(api("POST", f"{base}/revisions", city.responder_a, json={"body": "公開後の修正"}), 409, "conflict")
-    assert api("GET", base, city.responder_a).get_json()["revision"] == 1
+    assert api("GET", base, city.responder_a).get_json()["revision"] == sent
 
 
 # --- submit / approve / return --------------------------------------------------------------------
@@ -459,6 +476,7 @@ def test_approve_rules(api, city, impersonation, expect_error):
     draft = _create(api, city.responder_a, case_id, type="press")
     base = f"{_drafts(case_id)}/{draft['id']}"
     expect_error(api("POST", f"{base}/approve", city.supervisor_a, json={}), 409, "conflict")  # not submitted
+    _fill(api, city.responder_a, base)
     assert api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}).status_code == 200
     expect_error(api("POST", f"{base}/approve", city.responder_a, json={}), 403, "forbidden")   # author
     expect_error(api("POST", f"{base}/approve", city.responder_a2, json={}), 403, "forbidden")  # not a supervisor
@@ -472,7 +490,7 @@ def test_approve_rules(api, city, impersonation, expect_error):
     expect_error(api("POST", f"{base}/approve", city.admin, json={}), 409, "conflict")  # already approved
     events = [e for e in api("GET", f"/api/v1/cases/{case_id}/timeline", city.responder_a).get_json()["items"]
               if e["event"].startswith("draft_") and e["data"].get("draft_id") == draft["id"]]
-    assert [e["event"] for e in events] == ["draft_created", "draft_submitted", "draft_approved"]
+    assert [e["event"] for e in events] == ["draft_created", "draft_revised", "draft_submitted", "draft_approved"]
     assert events[-1]["actor"]["id"] == city.supervisor_a.id and events[-1]["data"]["comment"] == "確認しました"
 
 
@@ -542,6 +560,7 @@ def test_pre_approved_with_a_colleague_needs_their_check(api, city, impersonatio
     case_id, _ = impersonation
     draft = _create(api, city.responder_a, case_id, type="citizen_warning")
     base = f"{_drafts(case_id)}/{draft['id']}"
+    _fill(api, city.responder_a, base)
     marked = api("POST", f"{base}/pre-approved", city.responder_a,
                  json={"scope": "a", "source": CITY_PAGE, "checks": CHECKS})
     assert marked.status_code == 200, marked.get_data(as_text=True)
@@ -570,6 +589,7 @@ def test_pre_approved_alone_in_the_department_is_approved_at_once(api, city, mak
     lone = make.user("responder", lone_department, name="担当C")
     case_id = _other_case(api, lone)
     draft = _create(api, lone, case_id, type="correct_info", link=CITY_PAGE)
+    _fill(api, lone, f"{_drafts(case_id)}/{draft['id']}")
     marked = api("POST", f"{_drafts(case_id)}/{draft['id']}/pre-approved", lone,
                  json={"scope": "c", "source": "石巻市条例第1号", "checks": CHECKS})
     assert marked.status_code == 200, marked.get_data(as_text=True)
@@ -587,6 +607,7 @@ def test_sent_requires_approval(api, city, impersonation, expect_error):
     base = f"{_drafts(case_id)}/{draft['id']}"
     payload = {"url": "https://x.com/ishinomaki_city/status/1"}
     expect_error(api("POST", f"{base}/sent", city.responder_a, json=payload), 409, "conflict")
+    _fill(api, city.responder_a, base)
     assert api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}).status_code == 200
     expect_error(api("POST", f"{base}/sent", city.responder_a, json=payload), 409, "conflict")
     listed = api("GET", _drafts(case_id), city.responder_a).get_json()
@@ -773,6 +794,58 @@ def test_withdraw_unknown_or_mismatched_entry_is_404(api, city, impersonation, e
     expect_error(api("POST", f"/api/v1/cases/{case_id}/ledger/{'9' * 30}/withdraw", city.supervisor_a,
                      json={"reason": "誤り"}), 404, "not_found")
     assert len(api("GET", _drafts(case_id), city.responder_a).get_json()["ledger"]) == 1
+
+
+# --- unfilled placeholders (issue 12) --------------------------------------------------------------
+
+def _blank_lines(body: str) -> list[str]:
+    return [f"{b.line} 行目：{b.text}" for b in find_blanks(body)]
+
+
+def test_submit_with_blanks_is_422_listing_each_with_its_line(api, city, impersonation, expect_error):
+    case_id, _ = impersonation
+    draft = _create(api, city.responder_a, case_id, type="interim_notice")
+    base = f"{_drafts(case_id)}/{draft['id']}"
+    listed = _blank_lines(draft["body"])
+    assert listed and listed[0].startswith("1 行目：［確認している事柄")
+    error = expect_error(api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}),
+                         422, "validation_failed", "body")
+    assert all(line in error["fields"]["body"] for line in listed), error
+    assert "未記入" in error["message"]
+    both = expect_error(api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS[:1]}),
+                        422, "validation_failed", "body", "checks")
+    assert set(both["fields"]) == {"body", "checks"}
+    error = expect_error(api("POST", f"{base}/pre-approved", city.responder_a,
+                             json={"scope": "a", "source": CITY_PAGE, "checks": CHECKS}), 422, "validation_failed", "body")
+    assert listed[-1] in error["fields"]["body"]
+    after = api("GET", base, city.responder_a).get_json()
+    assert after["status"] == "editing" and after["route"] is None and after["approved_revision_id"] is None
+    # Filled in, it goes through.
+    _fill(api, city.responder_a, base)
+    assert api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}).get_json()["status"] == "submitted"
+
+
+def test_approving_or_sending_a_text_with_blanks_is_422(api, city, impersonation, expect_error):
+    """A text submitted or approved with blanks before they were refused cannot be approved or go out."""
+    case_id, _ = impersonation
+    draft = _create(api, city.responder_a, case_id, type="interim_notice")
+    base = f"{_drafts(case_id)}/{draft['id']}"
+    stored = db.session.get(Draft, draft["id"])
+    stored.status, stored.route = DraftStatus.SUBMITTED, Route.SUPERVISOR
+    stored.approved_revision_id = db.session.scalars(
+        db.select(DraftRevision.id).where(DraftRevision.draft_id == draft["id"])).one()
+    db.session.commit()
+    error = expect_error(api("POST", f"{base}/approve", city.supervisor_a, json={}), 422, "validation_failed", "body")
+    assert _blank_lines(draft["body"])[0] in error["fields"]["body"]
+    assert api("GET", base, city.responder_a).get_json()["status"] == "submitted"
+    stored = db.session.get(Draft, draft["id"])
+    stored.status = DraftStatus.APPROVED
+    db.session.commit()
+    error = expect_error(api("POST", f"{base}/sent", city.responder_a, json={"url": "https://x.com/ishinomaki_city/status/7"}),
+                         422, "validation_failed", "body")
+    assert _blank_lines(draft["body"])[-1] in error["fields"]["body"]
+    listed = api("GET", _drafts(case_id), city.responder_a).get_json()
+    assert listed["ledger"] == [] and listed["items"][0]["status"] == "approved"
 
 
 # --- PR disclosure checker ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from incident.drafts.blanks import find_blanks
 from incident.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -35,9 +36,12 @@ def test_takedown_draft_from_case_to_ledger(make, serve, new_page, log_in, traff
     # The platform checklist names what is missing before the request can go out.
     assert "権限の証明" in page.locator("#platform .missing").first.inner_text()
 
-    # Edit: a new revision, with the difference shown.
+    # Edit: a new revision, with the difference shown; the template's ［…を記入］ blanks are written in.
     page.locator("#editor summary").click()
-    page.get_by_role("textbox", name="本文").fill(body.inner_text() + "\n追記：至急の対応をお願いします。")
+    text = body.inner_text()
+    for blank in find_blanks(text):
+        text = text.replace(blank.text, "本市の投稿の無断転載", 1)
+    page.get_by_role("textbox", name="本文").fill(text + "\n追記：至急の対応をお願いします。")
     page.get_by_role("button", name="新しい版として保存").click()
     page.wait_for_url(draft_url)
     assert "第 2 版" in page.locator(".head-row").inner_text()

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from incident.dates import era_date, utcnow
 from incident.drafts import sending, service
+from incident.drafts.blanks import find_blanks
 from incident.drafts.models import Draft, DraftRevision, DraftStatus
 from incident.extensions import db
 from incident.fakes import service as fakes
@@ -53,8 +54,19 @@ def draft_url(draft: Draft, suffix: str = "") -> str:
     return f"/cases/{draft.case_id}/drafts/{draft.id}{suffix}"
 
 
+def filled(world, draft: Draft) -> Draft:
+    """The author writes in every ［…を記入］ blank the template left (a new revision), as before submitting."""
+    text = service.latest_revision(draft).body
+    for blank in find_blanks(text):
+        text = text.replace(blank.text, "確認した内容", 1)
+    if text != service.latest_revision(draft).body:
+        service.revise(world.responder, draft, text)
+        db.session.commit()
+    return draft
+
+
 def approved(world, **data) -> Draft:
-    draft = new_draft(world, **data)
+    draft = filled(world, new_draft(world, **data))
     service.submit(world.responder, draft, CHECKS)
     service.approve(world.supervisor, draft)
     db.session.commit()
@@ -270,7 +282,7 @@ def test_submit_approve_and_publish_through_the_forms(world, client, login):
 
 def test_return_form_needs_a_comment(world, client, login):
     """Returning without a reason shows a message; with one, the draft is back to editing."""
-    draft = new_draft(world, type="press")
+    draft = filled(world, new_draft(world, type="press"))
     service.submit(world.responder, draft, CHECKS)
     db.session.commit()
     login(world.supervisor)
@@ -399,7 +411,7 @@ def test_create_needs_a_login_and_the_csrf_token(app, world, client, login):
 
 
 def _sent_takedown(world, case, days_ago: int) -> Draft:
-    draft = service.create_draft(world.responder, case, {"type": "takedown"})
+    draft = filled(world, service.create_draft(world.responder, case, {"type": "takedown"}))
     service.submit(world.responder, draft, CHECKS)
     service.approve(world.supervisor, draft)
     sent_at = (utcnow() - dt.timedelta(days=days_ago)).isoformat()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from incident.cases.models import Case
 from incident.drafts import service as drafts
+from incident.drafts.blanks import find_blanks
 from incident.escalation import service as escalation
 from incident.escalation.models import Escalation
 from incident.extensions import db
@@ -17,6 +18,18 @@ from incident.notifications import service as notifications
 from incident.notifications.models import Notification
 
 CHECKS = ["public_info", "accurate", "rights", "not_prohibited", "calm"]
+
+
+def submitted_press(author, case):
+    """A press notice its author filled in (no ［…を記入］ blank left) and submitted for approval."""
+    draft = drafts.create_draft(author, case, {"type": "press"})
+    text = drafts.latest_revision(draft).body
+    for blank in find_blanks(text):
+        text = text.replace(blank.text, "確認した内容", 1)
+    if text != drafts.latest_revision(draft).body:
+        drafts.revise(author, draft, text)
+    drafts.submit(author, draft, CHECKS)
+    return draft
 
 
 @pytest.fixture
@@ -136,10 +149,8 @@ def test_queue_lists_my_escalations_unassigned_cases_and_approvals(town, make, c
     unassigned = make.case(town.colleague, title="担当なし")
     assigned = make.case(town.supervisor, title="担当あり", assignee_id=town.colleague.id)
     elsewhere = make.case(town.other_responder, title="観光の担当なし")
-    waiting = drafts.create_draft(town.responder, unassigned, {"type": "press"})
-    drafts.submit(town.responder, waiting, CHECKS)
-    own = drafts.create_draft(town.supervisor, assigned, {"type": "press"})
-    drafts.submit(town.supervisor, own, CHECKS)
+    waiting = submitted_press(town.responder, unassigned)
+    own = submitted_press(town.supervisor, assigned)
     db.session.commit()
 
     login(town.supervisor)
@@ -210,8 +221,7 @@ def test_acknowledging_from_the_queue_returns_to_the_queue(town, make, client, l
 
 def test_a_responder_reaches_the_queue_without_supervisor_sections(town, make, client, login):
     case = make.case(town.colleague, title="担当なし")
-    waiting = drafts.create_draft(town.colleague, case, {"type": "press"})
-    drafts.submit(town.colleague, waiting, CHECKS)
+    waiting = submitted_press(town.colleague, case)
     db.session.commit()
     login(town.responder)
     page = html(client.get("/queue"))

@@ -49,8 +49,14 @@ def publish(case, draft_type, responder, supervisor, url="https://www.facebook.c
     """Write, submit, approve and publish a draft of a type: what completes a playbook draft step."""
     from incident.drafts import sending
     from incident.drafts import service as drafts
+    from incident.drafts.blanks import find_blanks
 
     draft = drafts.create_draft(responder, case, {"type": draft_type, **create})
+    text = drafts.latest_revision(draft).body
+    for blank in find_blanks(text):  # staff write in what the template left blank before submitting
+        text = text.replace(blank.text, "確認した内容", 1)
+    if text != drafts.latest_revision(draft).body:
+        drafts.revise(responder, draft, text)
     drafts.submit(responder, draft, CHECKS)
     drafts.approve(supervisor, draft)
     return sending.record_sent(responder, draft, {"url": url, "channel": "post", **create.get("sent", {})})
