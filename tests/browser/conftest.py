@@ -172,3 +172,21 @@ def log_in(password: str) -> Callable[[object, str, str], None]:
         page.wait_for_url(f"{base_url}/cases")
 
     return do_log_in
+
+
+
+@pytest.fixture
+def generate_draft() -> Callable[[object, str, int, str], str]:
+    """`generate_draft(page, base_url, case_id, type_label)`: from the case page, generate a draft of the
+    type shown as `type_label`; return the draft page's URL."""
+
+    def generate(page, base_url: str, case_id: int, type_label: str) -> str:
+        page.goto(f"{base_url}/cases/{case_id}")
+        drafts = page.locator("#drafts")
+        drafts.get_by_text("ひな形から文案を作る").click()
+        drafts.get_by_label("種類").select_option(label=type_label)
+        drafts.get_by_role("button", name="文案を作る").click()
+        page.wait_for_url(re.compile(re.escape(base_url) + r"/cases/\d+/drafts/\d+$"))
+        return page.url
+
+    return generate

@@ -3,8 +3,6 @@ them, submitting is refused with each blank and its line, and once they are writ
 submitted, approved by the supervisor and recorded as published."""
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from incident.drafts.blanks import find_blanks
@@ -15,7 +13,7 @@ pytestmark = pytest.mark.browser
 POST_URL = "https://x.com/ishinomaki_kanko/status/1861234567890"
 
 
-def test_interim_notice_is_published_only_after_its_blanks_are_filled(make, serve, new_page, log_in, traffic):
+def test_interim_notice_is_published_only_after_its_blanks_are_filled(make, serve, new_page, log_in, traffic, generate_draft):
     department = make.department(name="観光課")  # no contact on record: the template leaves it blank too
     responder = make.user("responder", department, name="観光 次郎")
     supervisor = make.user("supervisor", department, name="観光 課長")
@@ -26,13 +24,7 @@ def test_interim_notice_is_published_only_after_its_blanks_are_filled(make, serv
 
     page = new_page()
     log_in(page, base, responder_email)
-    page.goto(f"{base}/cases/{case_id}")
-    drafts = page.locator("#drafts")
-    drafts.get_by_text("ひな形から文案を作る").click()
-    drafts.get_by_label("種類").select_option(label="中間の周知（対応中のお知らせ）")
-    drafts.get_by_role("button", name="文案を作る").click()
-    page.wait_for_url(re.compile(re.escape(base) + r"/cases/\d+/drafts/\d+$"))
-    draft_url = page.url
+    draft_url = generate_draft(page, base, case_id, "中間の周知（対応中のお知らせ）")
     text = page.locator("#draft-body").inner_text()
     blanks = find_blanks(text)
     assert len(blanks) >= 3 and blanks[0].text.startswith("［確認している事柄")

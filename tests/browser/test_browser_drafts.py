@@ -1,8 +1,6 @@
 """A takedown request written, checked, approved by another person and recorded, in a real browser."""
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from incident.drafts.blanks import find_blanks
@@ -11,7 +9,7 @@ from incident.extensions import db
 pytestmark = pytest.mark.browser
 
 
-def test_takedown_draft_from_case_to_ledger(make, serve, new_page, log_in, traffic):
+def test_takedown_draft_from_case_to_ledger(make, serve, new_page, log_in, traffic, generate_draft):
     department = make.department(name="観光課")
     responder = make.user("responder", department, name="観光 次郎")
     supervisor = make.user("supervisor", department, name="観光 課長")
@@ -24,13 +22,7 @@ def test_takedown_draft_from_case_to_ledger(make, serve, new_page, log_in, traff
 
     page = new_page()
     log_in(page, base, responder_email)
-    page.goto(f"{base}/cases/{case_id}")
-    drafts = page.locator("#drafts")
-    drafts.get_by_text("ひな形から文案を作る").click()
-    drafts.get_by_label("種類").select_option(label="削除依頼（運営会社あて）")
-    drafts.get_by_role("button", name="文案を作る").click()
-    page.wait_for_url(re.compile(re.escape(base) + r"/cases/\d+/drafts/\d+$"))
-    draft_url = page.url
+    draft_url = generate_draft(page, base, case_id, "削除依頼（運営会社あて）")
     body = page.locator("#draft-body")
     assert "https://x.com/ishinomaki_kanko" in body.inner_text()
     # The platform checklist names what is missing before the request can go out.
