@@ -1,6 +1,7 @@
 """Social-media incident response for a city government: the application factory."""
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = TransactionalFlask(
         __name__,
         instance_relative_config=True,
+        # The folder of config.py, the development SQLite file, secret key, uploads and demo logins:
+        # ./instance unless INCIDENT_INSTANCE_PATH names another (the test suite uses a temporary one).
+        instance_path=os.path.abspath(os.environ["INCIDENT_INSTANCE_PATH"]) if os.environ.get("INCIDENT_INSTANCE_PATH") else None,
         template_folder="../templates",
         static_folder="../static",
     )

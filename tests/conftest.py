@@ -13,10 +13,12 @@ as that owner, and the app under test connects as the limited role of INCIDENT_T
 deployment the README describes); tests needing the owner's powers use `owner_uri`."""
 from __future__ import annotations
 
+import atexit
 import copy
 import dataclasses
 import os
 import shutil
+import tempfile
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,11 @@ from werkzeug.security import generate_password_hash
 
 from incident import create_app
 from incident.extensions import db
+
+# Every app the suite builds (its own, the CLI's, a gunicorn child's) keeps its files in a temporary
+# instance folder, never in the developer's ./instance (demo logins, uploads, the development database).
+os.environ["INCIDENT_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="incident-test-instance-")
+atexit.register(shutil.rmtree, os.environ["INCIDENT_INSTANCE_PATH"], ignore_errors=True)
 
 PG_URL = os.environ.get("INCIDENT_TEST_DATABASE_URL", "").strip()
 #: Who builds the PostgreSQL schema: the owner when given, else the app's own role (as before).

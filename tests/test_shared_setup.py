@@ -140,3 +140,13 @@ def test_the_shared_app_is_put_back_or_rebuilt(shared_app, tmp_path):
     assert holder.app is None
     holder.get()
     holder.dispose()
+
+
+def test_apps_keep_their_files_out_of_the_checkout(app, runner):
+    """Demo logins, uploads and databases the suite makes go to a temporary instance folder, never into
+    the developer's ./instance (where `make run` keeps the real demo logins)."""
+    checkout_instance = Path(__file__).resolve().parents[1] / "instance"
+    assert Path(app.instance_path).resolve() != checkout_instance.resolve()
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert (Path(app.instance_path) / "demo-logins.txt").is_file()
