@@ -145,7 +145,7 @@ def can_change_fake_state(user: User, linked_cases: Iterable[Case]) -> bool:
     return user.role == Role.ADMIN or any(can_edit(user, case) for case in linked_cases)
 
 
-# --- page-level decisions ---
+# What pages and queues show: whose people, departments and queues a user sees; the outbox.
 
 
 def can_open_case_for_any_department(user: User) -> bool:
@@ -173,7 +173,7 @@ def sees_team_queue(user: User) -> bool:
     return user.role in (Role.SUPERVISOR, Role.ADMIN)
 
 
-# --- a closed case is read-only ---
+# A closed case is read-only.
 
 
 def is_read_only(case: Case) -> bool:
