@@ -52,11 +52,15 @@ def department_contact(code: str, contact: str) -> str:
 @click.option("--name", required=True, help="Display name.")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--department", "department_code", required=True, help="Department code.")
-@click.option("--organisation", default=None, help="Contractor / designated manager name.")
+@click.option("--organisation", default=None,
+              help="The contractor / designated manager a responder works for (registered if new); such a "
+                   "user sees only the cases of the accounts that organisation runs.")
+@click.option("--operator-kind", default=None, type=click.Choice(["contractor", "designated_manager"]),
+              help="What a new --organisation is (default: contractor); an existing one keeps its kind.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @boundary.command
 def user_create(email: str, name: str, role: str, department_code: str,
-                organisation: str | None, password_stdin: bool) -> str:
+                organisation: str | None, operator_kind: str | None, password_stdin: bool) -> str:
     """Create a user; the password is asked for (or read from standard input)."""
     set_cli_request_id(new_request_id())
     if password_stdin:
@@ -66,7 +70,10 @@ def user_create(email: str, name: str, role: str, department_code: str,
     department = auth_service.department_by_code(department_code)
     user = auth_service.create_user(None, email=email, name=name, role=role,
                                     department=department, password=password,
-                                    organisation=organisation)
+                                    organisation=organisation, operator_kind=operator_kind)
+    if user.operator is not None:
+        return (f"user {user.email} ({user.role.value}, {department.code}, "
+                f"{user.operator.kind.value} {user.operator.name})")
     return f"user {user.email} ({user.role.value}, {department.code})"
 
 
@@ -130,7 +137,7 @@ def playbooks_check(directory: str | None) -> None:
         raise click.ClickException(f"{len(problems)} problem(s) in {folder}")
     for _kind, playbook in sorted(load_all(folder).items()):
         click.echo(f"{playbook.path}: {len(playbook.steps)} steps, version {playbook.version[:12]}")
-    click.echo(f"drafts/: {len(wording.templates)} templates; platforms.toml: {len(wording.platforms)} platforms")
+    click.echo(f"drafts/: {len(wording.templates)} templates and {len(wording.shorts)} short renditions; platforms.toml: {len(wording.platforms)} platforms")
     click.echo(f"escalation.toml: levels {' → '.join(rules.levels)}, repeat {rules.repeat}")
 
 
@@ -290,6 +297,20 @@ def restore_command(src: Path, verify_only: bool) -> None:
                    f"{'after restoring, ' if verify_only else ''}run `flask --app incident db upgrade`")
 
 
+@click.command("doctor")
+@click.option("--mail-to", "mail_to", default=None, metavar="ADDRESS",
+              help="Also send a test mail to this address straight through the mail server.")
+def doctor_command(mail_to: str | None) -> None:
+    """Check the configuration (database schema, mail, base URL, playbooks); exit 1 if something needs fixing."""
+    from incident import doctor
+
+    findings = doctor.run(mail_to)
+    for finding in findings:
+        click.echo(f"{'ok     ' if finding.ok else 'PROBLEM'}  {finding.topic:<12} {finding.text}")
+    if not all(f.ok for f in findings):
+        raise SystemExit(1)
+
+
 def register_cli(app: Flask) -> None:
     """Attach the commands to the app."""
     app.cli.add_command(department_cli)
@@ -303,3 +324,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(db_grant_app)
+    app.cli.add_command(doctor_command)

@@ -1,4 +1,5 @@
-"""Demo data for a first run: departments, users with random passwords, accounts and two cases."""
+"""Demo data for a first run: departments, users with random passwords (one works for a contractor), accounts
+and a few cases."""
 from __future__ import annotations
 
 import datetime as dt
@@ -19,11 +20,14 @@ DEPARTMENTS = [
     ("kanko", "産業部 観光課"),
     ("hakubutsukan", "教育委員会 博物館"),
 ]
+#: The contractor running the tourism department's X account; its demo user (itaku@) sees that account's
+#: cases only — not the rest of 観光課's (policy.is_operator_user).
+CONTRACTOR = "株式会社いしのまき広告"
 USERS = [
     ("koho@ishinomaki.example", "広報 花子", "admin", "hisho-koho", None),
     ("kanko-kacho@ishinomaki.example", "観光 一郎（課長）", "supervisor", "kanko", None),
     ("kanko@ishinomaki.example", "観光 次郎", "responder", "kanko", None),
-    ("itaku@ishinomaki.example", "委託 三郎", "responder", "kanko", "株式会社いしのまき広告"),
+    ("itaku@ishinomaki.example", "委託 三郎", "responder", "kanko", CONTRACTOR),
     ("hakubutsukan-kancho@ishinomaki.example", "博物 館長", "supervisor", "hakubutsukan", None),
     ("hakubutsukan@ishinomaki.example", "博物 学芸員", "responder", "hakubutsukan", None),
 ]
@@ -43,6 +47,8 @@ def load_demo() -> str:
                                         department=departments[code], password=password,
                                         organisation=organisation)
         lines.append(f"  {role:<10} {email:<42} {password}")
+    lines.append(f"  (itaku@ works for the contractor {CONTRACTOR}, which runs 石巻市観光課 on X: that user sees only\n"
+                 "   that account's cases and the ones they open or are assigned, not the rest of 観光課's.)")
     admin = users["koho@ishinomaki.example"]
     city = accounts.create_account(admin, {
         "platform": "facebook", "name": "宮城県石巻市",
@@ -67,7 +73,7 @@ def load_demo() -> str:
     tourism = accounts.create_account(admin, {
         "platform": "x", "name": "石巻市観光課", "url": "https://x.com/ishinomaki_kanko_example",
         "department_id": departments["kanko"].id, "operator_type": "contractor",
-        "operator_name": "株式会社いしのまき広告",
+        "operator_name": CONTRACTOR,
     })
     accounts.create_account(admin, {
         "platform": "instagram", "name": "石巻市博物館", "url": None,
@@ -76,7 +82,7 @@ def load_demo() -> str:
     responder = users["kanko@ishinomaki.example"]
     chief = users["kanko-kacho@ishinomaki.example"]
     fake = cases.open_case(responder, {
-        "kind": "impersonation", "severity": "high",
+        "kind": "impersonation", "severity": "critical",  # prize DMs to followers: fraud under way
         "title": "観光課Xアカウントのなりすまし",
         "description": "公式アカウントの画像と名前をコピーした偽アカウントが、"
                        "フォロワーにプレゼント当選のDMを送っている。",
@@ -90,6 +96,13 @@ def load_demo() -> str:
     # The fake as a known account, so the takedown request and the warning to citizens name it.
     record_fake(responder, {"platform": "x", "url": "https://x.com/ishinomaki_kanko_fake",
                             "display_name": "石巻市観光課【公式】", "genuine_account_id": tourism.id}, fake)
+    # A case of the tourism department on no contractor-run account: its contractor's user does not see it.
+    cases.open_case(responder, {
+        "kind": "false_information", "severity": "low",
+        "title": "観光案内所の営業時間について古い情報が拡散",
+        "description": "冬季の短縮営業が終わったのに、短縮営業中とする投稿が拡散している。",
+        "platform": "facebook", "source": "観光案内所からの連絡",
+    })
     cases.open_case(users["hakubutsukan@ishinomaki.example"], {
         "kind": "false_information", "severity": "medium",
         "title": "企画展の開館時間について誤った情報が拡散",

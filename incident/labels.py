@@ -14,9 +14,15 @@ from incident.accounts.models import FAKE_STATE_LABELS, OPERATOR_LABELS, PLATFOR
 from incident.auth.models import Role
 from incident.cases.models import KIND_LABELS, STATUS_LABELS, Severity  # noqa: F401
 from incident.drafts.models import DraftStatus, DraftType
-from incident.escalation.models import ESCALATION_TRIGGER_LABELS  # noqa: F401
+from incident.escalation.models import (  # noqa: F401
+    ESCALATION_LEVEL_LABELS,
+    ESCALATION_TAKEN_BY_LABELS,
+    ESCALATION_TRIGGER_LABELS,
+)
 
+#: Most urgent first: forms offer them in this order and the case list sorts by it.
 SEVERITY_LABELS = {
+    Severity.CRITICAL: _l("緊急"),
     Severity.HIGH: _l("高"),
     Severity.MEDIUM: _l("中"),
     Severity.LOW: _l("低"),
@@ -62,7 +68,7 @@ EVENT_LABELS = {
     "draft_second_checked": _l("文案を複数人で確認"),
     "draft_returned": _l("文案を差し戻し"),
     "draft_sent": _l("文案の公開・提出を記録"),
-    "draft_answered": _l("削除依頼への回答を記録"),
+    "draft_answered": _l("削除依頼・復旧依頼への回答を記録"),
     "draft_withdrawn": _l("公開した文の取り下げを記録"),
     "escalated": _l("エスカレーション"),
     "escalation_acknowledged": _l("エスカレーションを受けた"),
@@ -118,6 +124,7 @@ DRAFT_TYPE_LABELS = {
     DraftType.CORRECTION: _l("訂正"),
     DraftType.CORRECT_INFO: _l("正しい情報の発信（市ページへのリンク付き）"),
     DraftType.CITIZEN_WARNING: _l("注意喚起（偽アカウント）"),
+    DraftType.RECOVERY: _l("アカウントの復旧依頼（運営会社あて）"),
 }
 DRAFT_STATUS_LABELS = {
     DraftStatus.EDITING: _l("作成中"),
@@ -146,9 +153,12 @@ SENDING_CHANNEL_LABELS = {
     "press": _l("報道機関へ提供"),
     "other": _l("その他"),
 }
+#: What came of a takedown (removed) or a recovery request (recovered); drafts.models.OUTCOMES says which
+#: a type may end with.
 TAKEDOWN_OUTCOME_LABELS = {
     "removed": _l("削除された"),
-    "refused": _l("削除されなかった（拒否）"),
+    "recovered": _l("復旧した（市が管理を取り戻した）"),
+    "refused": _l("応じられなかった（拒否）"),
     "no_answer": _l("回答なし"),
 }
 DRAFT_EVENT_LABELS = {
@@ -176,11 +186,6 @@ TAKEDOWN_ASK_LABELS = {
 }
 
 # ---- escalation and notifications ----
-ESCALATION_LEVEL_LABELS = {
-    "assignee": _l("担当者"),
-    "supervisors": _l("所属長"),
-    "pr_office": _l("秘書広報課"),
-}
 NOTIFICATION_KIND_LABELS = {
     "case_opened": _l("所属で案件が登録されたとき"),
     "escalation": _l("エスカレーションが届いたとき"),

@@ -21,16 +21,37 @@ _SUPERVISOR_TARGETS = {"closed"}
 _SUPERVISOR_SOURCES = {"closed"}
 
 
+def is_operator_user(user: User) -> bool:
+    """Whether the user works for an outside operator (a contractor 委託業者 or designated manager 指定管理者):
+    such a user sees only the cases of the accounts their organisation runs, and those they opened or are
+    assigned — not the rest of their department's (a citizen's details in another facility's case are none
+    of their business)."""
+    return user.operator_id is not None
+
+
+def runs_account(user: User, account: OfficialAccount | None) -> bool:
+    """Whether the user's outside operator runs this official account."""
+    return account is not None and user.operator_id is not None and account.operator_id == user.operator_id
+
+
 def visible_cases_clause(user: User, case: type[Case]) -> ColumnElement[bool]:
     """SQL condition on the `case` model (incident.cases.models.Case, passed in) selecting the cases `user`
     may see: the same rule as can_view, for queries."""
+    if is_operator_user(user):
+        return or_(case.official_account.has(operator_id=user.operator_id),
+                   case.reporter_id == user.id, case.assignee_id == user.id)
     if user.role == Role.ADMIN:
         return true()
     return or_(case.department_id == user.department_id, case.assignee_id == user.id)
 
 
 def can_view(user: User, case: Case) -> bool:
-    """Responders and supervisors see their department's cases and cases assigned to them."""
+    """Responders and supervisors see their department's cases and cases assigned to them; an outside
+    operator's user (is_operator_user) sees the cases of the accounts their operator runs, and the cases they
+    opened or are assigned."""
+    if is_operator_user(user):
+        return (case.reporter_id == user.id or case.assignee_id == user.id
+                or runs_account(user, case.official_account))
     if user.role == Role.ADMIN:
         return True
     return case.department_id == user.department_id or case.assignee_id == user.id
@@ -55,8 +76,11 @@ def assigns_across_departments(user: User) -> bool:
 
 
 def can_assign_to(actor: User, case: Case, assignee: User) -> bool:
-    """A supervisor assigns people of the case's department; the PR office anyone active."""
+    """A supervisor assigns people of the case's department; the PR office anyone active. An outside
+    operator's user is assigned only cases of the accounts their operator runs."""
     if not assignee.active or not can_assign(actor, case):
+        return False
+    if is_operator_user(assignee) and not runs_account(assignee, case.official_account):
         return False
     return assigns_across_departments(actor) or assignee.department_id == case.department_id
 
@@ -89,19 +113,55 @@ def can_approve_draft(user: User, case: Case, *, pre_approved: bool, own: bool) 
     return can_act_as_supervisor(user, case)
 
 
-def escalation_start_level(user: User) -> str:
-    """Where a hand-raised escalation starts: a responder's at the supervisors, anyone else's at the PR office."""
-    return "supervisors" if user.role == Role.RESPONDER else "pr_office"
+def escalation_start_levels(user: User, case: Case) -> tuple[str, ...]:
+    """Where a hand-raised escalation may start, the default first: a responder's at the supervisors (or, for
+    a critical case, straight at the PR office if they choose), anyone else's at the PR office."""
+    if user.role != Role.RESPONDER:
+        return ("pr_office",)
+    if case.severity.value == "critical":
+        return ("supervisors", "pr_office")
+    return ("supervisors",)
+
+
+#: The escalation levels from the lowest to the highest, as escalation.toml names them.
+_ESCALATION_RANKS = ("assignee", "supervisors", "pr_office")
+
+
+def escalation_level_of(user: User, case: Case) -> str | None:
+    """The highest escalation level a user answers for on a case: the PR office, the case's supervisors, its
+    assignee, or None (nobody an escalation of this case goes to)."""
+    if user.role == Role.ADMIN:
+        return "pr_office"
+    if can_act_as_supervisor(user, case):
+        return "supervisors"
+    if case.assignee_id == user.id:
+        return "assignee"
+    return None
+
+
+def takes_escalation_by_acting(user: User, case: Case, level: str, *, raised_by_id: int | None) -> bool:
+    """Acting on a case (acknowledging, assigning, approving or returning a draft) takes on its open
+    escalations at the actor's level or below, so they stop climbing; never one the actor raised."""
+    mine = escalation_level_of(user, case)
+    if mine is None or user.id == raised_by_id or level not in _ESCALATION_RANKS:
+        return False
+    return _ESCALATION_RANKS.index(mine) >= _ESCALATION_RANKS.index(level)
+
+
+def being_told_shows_case(user: User) -> bool:
+    """Whether having been sent an escalation lets a user see it (and its case's number and title) even when
+    they no longer see the case: not for an outside operator's user, who sees only what can_view allows."""
+    return not is_operator_user(user)
 
 
 def can_view_escalation(user: User, case: Case, *, told: bool) -> bool:
     """An escalation is seen by whoever sees its case, and by everyone it was sent to (`told`)."""
-    return told or can_view(user, case)
+    return (told and being_told_shows_case(user)) or can_view(user, case)
 
 
 def can_take_escalation(user: User, case: Case, *, told: bool) -> bool:
     """An escalation is taken on by someone it was sent to (`told`) or by a supervisor of the case."""
-    return told or can_act_as_supervisor(user, case)
+    return (told and can_view_escalation(user, case, told=told)) or can_act_as_supervisor(user, case)
 
 
 def can_set_department_contact(user: User | None, department: Department) -> bool:
@@ -117,8 +177,28 @@ def can_manage_accounts(user: User) -> bool:
 
 
 def can_file_account_notice(user: User, account: OfficialAccount) -> bool:
-    """様式2 notices (and MFA / policy-review marks) come from the account's department or the PR office."""
+    """様式2 notices (and MFA / policy-review marks) come from the account's department or the PR office; an
+    outside operator's user files them only for the accounts their operator runs."""
+    if is_operator_user(user):
+        return runs_account(user, account)
     return user.role == Role.ADMIN or account.department_id == user.department_id
+
+
+def can_confirm_mfa_by_step(user: User, case: Case, account: OfficialAccount) -> bool:
+    """Completing a case's MFA step (3(3)カ) records the account's MFA in the registry: anyone who may change
+    the open case's content may do it for the case's account or one of the case department's accounts, even
+    without can_file_account_notice (an assignee from elsewhere, a contractor) — it is the step's purpose.
+    An outside operator's user records it only for an account their organisation runs."""
+    if is_operator_user(user) and not runs_account(user, account):
+        return False
+    return can_change_content(user, case) and (
+        account.id == case.official_account_id or account.department_id == case.department_id)
+
+
+def can_see_operator_people(user: User, account: OfficialAccount) -> bool:
+    """Who works for the account's outside operator (names, e-mail: the people who see its cases) is shown to
+    the PR office and to those who file the account's notices (its department, the operator's own people)."""
+    return can_file_account_notice(user, account)
 
 
 def can_receive_account_notices(user: User) -> bool:
@@ -151,6 +231,19 @@ def can_change_fake_state(user: User, linked_cases: Iterable[Case]) -> bool:
 def can_open_case_for_any_department(user: User) -> bool:
     """The PR office may open a case for any department; everyone else opens cases in their own."""
     return user.role == Role.ADMIN
+
+
+def can_open_case_about(user: User, account: OfficialAccount | None) -> bool:
+    """Whether a case may be opened about (or moved to) this official account (None: no account): an outside
+    operator's user only about the accounts their operator runs; anyone else about any account."""
+    if is_operator_user(user):
+        return runs_account(user, account)
+    return True
+
+
+def may_hold_operator(role: Role) -> bool:
+    """Only responders work for an outside operator: supervisors and the PR office are the city's own staff."""
+    return role == Role.RESPONDER
 
 
 def can_assign_on_opening(user: User) -> bool:

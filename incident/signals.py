@@ -61,3 +61,16 @@ draft_sent = _signals.signal("draft-sent", doc="""An approved draft was publishe
 request, submitted): it entered the case's ledger.
 
 kwargs: actor, case, publication. Playbooks completes the open step that asked for it.""")
+
+account_notice_filed = _signals.signal("account-notice-filed", doc="""A 様式2 notice (opening, change,
+closure) was filed from a case about the account (a takeover's change, a dormant account's closure); the
+sender is the case.
+
+kwargs: actor, notice. Playbooks completes the open step with completes_on = "account_notice".""")
+
+draft_answered = _signals.signal("draft-answered", doc="""A platform's answer to a sent takedown (or recovery)
+request was recorded, also on a closed case (a late answer); the sender is the draft.
+
+kwargs: actor, case, outcome (an incident.drafts.models.Outcome, or None while still waiting). On a takedown
+answered "removed" (the draft's own code has already marked the fakes it named removed), playbooks completes
+the open steps with completes_on = "takedown_removed" — unless the case is closed.""")

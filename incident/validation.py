@@ -128,13 +128,19 @@ def optional_id(raw: Any) -> int | None:
     return None if value == 0 else value
 
 
+def is_city_url(text: str) -> bool:
+    """Whether `text` is an http(s) URL on the city's own website (CITY_WEB_DOMAINS or a subdomain)."""
+    domains = [d.lower() for d in current_app.config["CITY_WEB_DOMAINS"]]
+    parts = urlsplit(text)
+    host = (parts.hostname or "").lower() if parts.scheme else ""
+    return parts.scheme in ("http", "https") and any(host == d or host.endswith("." + d) for d in domains)
+
+
 def city_url(raw: Any, field: str = "url") -> str:
     """A URL on the city's own website (CITY_WEB_DOMAINS), e.g. the page with the correct information."""
     domains = [d.lower() for d in current_app.config["CITY_WEB_DOMAINS"]]
     text = raw.strip() if isinstance(raw, str) else ""
-    parts = urlsplit(text)
-    host = (parts.hostname or "").lower() if parts.scheme else ""
-    if parts.scheme not in ("http", "https") or not any(host == d or host.endswith("." + d) for d in domains):
+    if not is_city_url(text):
         raise ValidationFailed(fields={field: _l("市のホームページ（%(domains)s）の URL を入力してください。", domains="、".join(domains))},
         )
     if len(text) > TARGET_MAX:

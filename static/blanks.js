@@ -5,7 +5,8 @@
 document.addEventListener("click", function (event) {
   var link = event.target.closest ? event.target.closest("a[data-blank-line]") : null;
   if (!link) return;
-  var area = document.getElementById("body");
+  // The body, or the website rendition (data-blank-field="web_body").
+  var area = document.getElementById(link.getAttribute("data-blank-field") || "body");
   if (!area) return;
   event.preventDefault();
   var details = area.closest("details");

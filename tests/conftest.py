@@ -346,11 +346,23 @@ class Factory:
         db.session.commit()
         return department
 
+    def operator(self, name: str, kind: str = "contractor"):
+        """The outside operator (委託業者・指定管理者) of that name, made on first use."""
+        from incident.auth.models import OperatorType
+        from incident.auth.service import operator_named
+
+        operator = operator_named(name, OperatorType(kind))
+        db.session.commit()
+        return operator
+
     def user(self, role: str = "responder", department=None, **overrides: Any):
         from incident.auth.models import Role, User
 
         n = self._next()
         department = department or self.department()
+        if overrides.get("organisation"):
+            overrides["operator"] = self.operator(overrides.pop("organisation"))
+        overrides.pop("organisation", None)
         user = User(
             email=overrides.pop("email", f"user{n}@example.jp"),
             name=overrides.pop("name", f"利用者{n}"),
@@ -367,6 +379,9 @@ class Factory:
         from incident.accounts.models import OfficialAccount, OperatorType, Platform
 
         n = self._next()
+        operator_name = overrides.pop("operator_name", None)
+        if operator_name:
+            overrides["operator"] = self.operator(operator_name, overrides.get("operator_type", "contractor"))
         account = OfficialAccount(
             platform=Platform(overrides.pop("platform", "facebook")),
             name=overrides.pop("name", f"公式アカウント{n}"),

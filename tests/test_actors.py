@@ -355,6 +355,14 @@ def change_fake_state(w: World) -> None:
                                              json={"state": "reported", "note": "通報した"}))
 
 
+@scenario("audit:fake_account.update", "audit:step.complete", "timeline:step_complete")
+def fake_facts_from_a_step(w: World) -> None:
+    _account, case, fake = w.impersonation()
+    w.act(w.city.responder_a2, lambda: w.api(
+        "POST", f"/api/v1/cases/{case['id']}/steps/record_fake_account/complete", w.city.responder_a2,
+        json={"url": fake["url"], "platform": "x", "display_name": "石巻市防災（公式）【本物】"}))
+
+
 # drafts and the ledger
 
 

@@ -5,6 +5,9 @@
   another department for objects of department A, for every method; the rules whose objects are not bound
   to a department are listed in NOT_DEPARTMENT_BOUND with their own expectation and the reason, and a new
   id rule that is in neither fails the test until someone decides which it is.
+- An outside operator's user (委託業者・指定管理者, issue 12) of department A whose organisation does not run
+  the case's account is an outsider too: the same answers as another department's user. Its organisation's
+  user gets past every id rule's check when the organisation runs the case's account.
 - Every page answers a logged-out visitor with a redirect to the login page, except PUBLIC_PAGES.
 """
 from __future__ import annotations
@@ -177,16 +180,43 @@ def _created(response) -> dict[str, Any]:
     return response.get_json()
 
 
+#: The contractor of the operator checks: its user works in department A.
+CONTRACTOR = "株式会社防災広報"
+
+
 @pytest.fixture
-def objects(app, api, city, tmp_path) -> dict[str, Any]:
-    """One of everything, made by department A through the API: an official account with a notice, an
-    impersonation case with a note, an offending item, evidence, a known fake, a sent draft (hence a
-    publication), an escalation and its notification; an API token, and an undelivered mail."""
+def people(city, make):
+    """The small city, plus users of department A who work for outside operators: one for CONTRACTOR and
+    one for another contractor (issue 12)."""
+    city.operator_a = make.user("responder", city.dept_a, name="委託A", organisation=CONTRACTOR)
+    city.other_operator_a = make.user("responder", city.dept_a, name="委託A別", organisation="株式会社べつの業者")
+    return city
+
+
+@pytest.fixture
+def objects(app, api, people, tmp_path) -> dict[str, Any]:
+    """One of everything, made by department A through the API about a city-run account."""
+    return _objects(app, api, people, tmp_path)
+
+
+@pytest.fixture
+def contractor_objects(app, api, people, tmp_path) -> dict[str, Any]:
+    """The same about an account CONTRACTOR runs for department A (opened by department A's responder)."""
+    return _objects(app, api, people, tmp_path, operator_name=CONTRACTOR)
+
+
+def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict[str, Any]:
+    """One of everything, made by department A through the API: an official account (run by the city, or by
+    `operator_name`) with a notice, an impersonation case with a note, an offending item, evidence, a known
+    fake, a sent draft (hence a publication), an escalation and its notification; an API token, and an
+    undelivered mail."""
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     a = city
+    operator = {"operator_type": "contractor", "operator_name": operator_name} if operator_name else {
+        "operator_type": "city"}
     account = _created(api("POST", "/api/v1/accounts", a.admin, json={
         "platform": "x", "name": "石巻市防災", "url": "https://x.com/ishinomaki_bousai",
-        "department_id": a.dept_a.id, "operator_type": "city"}))
+        "department_id": a.dept_a.id, **operator}))
     notice = _created(api("POST", f"/api/v1/accounts/{account['id']}/notices", a.responder_a, json={
         "kind": "change", "effective_date": "2026-04-01", "contact": "防災課", "details": "運用時間の変更"}))
     case = _created(api("POST", "/api/v1/cases", a.responder_a, json={
@@ -199,7 +229,9 @@ def objects(app, api, city, tmp_path) -> dict[str, Any]:
                             data={"file": (io.BytesIO(_png()), "shot.png")}, content_type="multipart/form-data"))
     fake = _created(api("POST", "/api/v1/fake-accounts", a.responder_a, json={
         "platform": "x", "url": "https://x.com/ishinomaki_fake", "case_id": case["id"]}))
-    draft = _created(api("POST", f"{base}/drafts", a.responder_a, json={"type": "citizen_warning"}))
+    # Posted on the city website: the template's text is longer than an X post allows.
+    draft = _created(api("POST", f"{base}/drafts", a.responder_a, json={"type": "citizen_warning",
+                                                                      "channel": "website"}))
     drafts = f"{base}/drafts/{draft['id']}"
     text = draft["body"]
     blanks = find_blanks(text)
@@ -258,9 +290,11 @@ def _expected(rule, method: str) -> int:
     return expectation["GET" if method == "HEAD" else method]
 
 
-@pytest.mark.parametrize("role", ["responder_b", "supervisor_b"])
-def test_another_departments_user_gets_404_on_every_id_rule(app, client, city, login, api, objects, role):
-    outsider = getattr(city, role)
+@pytest.mark.parametrize("role", ["responder_b", "supervisor_b", "operator_a"])
+def test_another_departments_user_gets_404_on_every_id_rule(app, client, people, login, api, objects, role):
+    """Another department's responder and supervisor, and a contractor's user of department A itself (the
+    case's account is run by the city: issue 12)."""
+    outsider = getattr(people, role)
     login(outsider)
     failures = []
     for rule in _id_rules(app):
@@ -296,6 +330,58 @@ def test_the_ids_are_real_for_those_who_may_use_them(app, client, city, login, a
             if response.status_code in (401, 403, 404, 405) or response.status_code >= 500:
                 failures.append(f"{method} {url} ({rule.endpoint}) as {control} -> {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+#: Id rules an outside operator's user may use on its own accounts' objects besides the case-bound ones:
+#: the 様式2 notices, MFA and policy-review marks and closure tasks of the accounts its organisation runs.
+OPERATOR_ACCOUNT_RULES = {"/accounts/<account_id>/mfa", "/accounts/<account_id>/reviewed",
+                          "/accounts/<account_id>/notices/new", "/accounts/<account_id>/closure/<task>",
+                          "/api/v1/accounts/<account_id>/notices"}
+
+
+@pytest.mark.parametrize("who, expect_seen", [("operator_a", True), ("other_operator_a", False)])
+def test_a_contractors_user_gets_past_every_id_rule_of_its_accounts_cases(
+        app, client, people, login, api, contractor_objects, who, expect_seen):
+    """Issue 12: the contractor's user is never refused as an outsider (401, 403, 404) on the objects of a
+    case about an account its organisation runs, though department A's responder opened it; the user of
+    another contractor of the same department gets 404 on all of them (and 403 on the account's rules)."""
+    user = getattr(people, who)
+    login(user)
+    failures = []
+    checked = 0
+    for rule in _id_rules(app):
+        path = _path(rule)
+        if not _bound(path) and path not in OPERATOR_ACCOUNT_RULES:
+            continue
+        url = _url(rule, contractor_objects)
+        for method in _methods(rule):
+            api_call = url.startswith("/api/")
+            response = _call_api(api, method, url, user) if api_call else _send(client, method, url)
+            checked += 1
+            status = response.status_code
+            if expect_seen:
+                bad = status in (401, 403, 404, 405) or status >= 500
+                # Supervisor-only actions (approving, waiving, closing) may answer 403 to any responder.
+                if status == 403 and _bound(path):
+                    bad = _forbidden_to_department_responders(app, rule, method, url, people, api, client, login)
+                    login(user)
+            else:
+                bad = status != (404 if _bound(path) else 403)
+            if bad:
+                failures.append(f"{method} {url} ({rule.endpoint}) as {who} -> {status}")
+    assert checked > 60
+    assert not failures, "\n".join(failures)
+
+
+def _forbidden_to_department_responders(app, rule, method, url, people, api, client, login) -> bool:
+    """Whether the request answers 403 to the contractor's user but not to department A's own responder
+    (True: a wrong refusal)."""
+    if url.startswith("/api/"):
+        response = _call_api(api, method, url, people.responder_a2)
+    else:
+        login(people.responder_a2)
+        response = _send(client, method, url)
+    return response.status_code != 403
 
 
 # --- 3. every page needs a login ------------------------------------------------------------------

@@ -39,6 +39,8 @@ class NoticeForm(FlaskForm):
     contact = StringField(_l("担当者（連絡先）"), validators=[DataRequired(_l("入力してください。")), Length(max=300)])
     details = TextAreaField(_l("変更内容・廃止理由"), validators=[Length(max=2000)])
     remarks = TextAreaField(_l("備考"), validators=[Length(max=2000)])
+    #: The case the notice is filed from (the view loads it, 404 when the user may not see it).
+    case_id = HiddenField()
 
 
 class MfaForm(FlaskForm):

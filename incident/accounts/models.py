@@ -8,7 +8,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from incident.auth.models import Department
+from incident.auth.models import OPERATOR_LABELS as OPERATOR_LABELS
+from incident.auth.models import Department, Operator
+from incident.auth.models import OperatorType as OperatorType
 from incident.database import UTCDateTime, enum_column
 from incident.dates import utcnow
 from incident.extensions import Model
@@ -26,15 +28,7 @@ class Platform(enum.StrEnum):
     OTHER = "other"
 
 
-class OperatorType(enum.StrEnum):
-    """Who runs an account for the city (section 2 of the guideline)."""
-
-    CITY = "city"
-    DESIGNATED_MANAGER = "designated_manager"
-    CONTRACTOR = "contractor"
-
-
-#: Display labels of the platforms and operators; here, not in incident.labels (which re-uses them),
+#: Display labels of the platforms; here, not in incident.labels (which re-uses them),
 #: because draft templates name them.
 PLATFORM_LABELS = {
     Platform.X: "X",
@@ -44,11 +38,6 @@ PLATFORM_LABELS = {
     Platform.YOUTUBE: "YouTube",
     Platform.TIKTOK: "TikTok",
     Platform.OTHER: _l("その他"),
-}
-OPERATOR_LABELS = {
-    OperatorType.CITY: _l("市（担当課）"),
-    OperatorType.DESIGNATED_MANAGER: _l("指定管理者"),
-    OperatorType.CONTRACTOR: _l("委託業者"),
 }
 
 
@@ -78,8 +67,8 @@ class OfficialAccount(Model):
     url: Mapped[str | None] = mapped_column(String(500))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     operator_type: Mapped[OperatorType] = mapped_column(enum_column(OperatorType))
-    #: The designated manager's or contractor's name when they operate the account.
-    operator_name: Mapped[str | None] = mapped_column(String(200))
+    #: The designated manager or contractor running the account (None when the department runs it).
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator_organisation.id"), index=True)
     # 様式1 (operation policy) fields.
     #: 責任者: the head of the department, e.g. 観光課長.
     responsible_person: Mapped[str] = mapped_column(String(200), default="")
@@ -108,6 +97,12 @@ class OfficialAccount(Model):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
+    operator: Mapped[Operator | None] = relationship(lazy="joined")
+
+    @property
+    def operator_name(self) -> str | None:
+        """The outside operator's name, if the account is not run by the department itself."""
+        return self.operator.name if self.operator else None
 
     def __repr__(self) -> str:
         return f"<OfficialAccount {self.platform} {self.name}>"
@@ -128,6 +123,9 @@ class AccountNotice(Model):
     remarks: Mapped[str] = mapped_column(Text, default="")
     filed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    #: The case that led to this notice (a takeover's change notice, a dormant account's closure notice).
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
 
     account: Mapped[OfficialAccount] = relationship()
 

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import aliased
 
-from incident import policy
+from incident import policy, signals
 from incident.accounts.models import (
+    OPERATOR_LABELS,
     AccountNotice,
     AccountStatus,
     ClosureTask,
@@ -21,12 +22,17 @@ from incident.accounts.models import (
     Platform,
 )
 from incident.audit import service as audit
+from incident.audit.models import AuditLog
 from incident.auth.models import Department, User
+from incident.auth.service import operator_named
 from incident.database import MAX_ID
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
 from incident.validation import normalise_url
+
+if TYPE_CHECKING:
+    from incident.cases.models import Case
 
 #: 様式1 (operation policy) fields beyond the basics, in the form's order.
 POLICY_FIELDS = ("responsible_person", "content", "purpose", "start_date", "end_date", "operating_hours",
@@ -34,6 +40,9 @@ POLICY_FIELDS = ("responsible_person", "content", "purpose", "start_date", "end_
 ACCOUNT_FIELDS = ("platform", "name", "url", "department_id", "operator_type", "operator_name") + POLICY_FIELDS
 #: The closure checklist (3(2)ウ), in order.
 CLOSURE_TASKS = ("deleted_on_platform", "confirmed_gone", "removed_from_public_list")
+#: The notice a case of a kind files for its account from the case page: a takeover changes the
+#: credentials (3(2)イ), a closed or dormant account still online is closed and deleted (3(2)ウ).
+CASE_NOTICE_KINDS = {"account_takeover": NoticeKind.CHANGE, "dormant_account": NoticeKind.CLOSURE}
 
 
 def _parse_date(value: Any) -> dt.date | None:
@@ -137,7 +146,9 @@ def create_account(actor: User, data: dict[str, Any]) -> OfficialAccount:
     if not policy.can_manage_accounts(actor):
         raise PermissionDenied(_l("公式アカウントの登録は秘書広報課が行います。"))
     fields = clean_account_fields(data, partial=False)
+    operator_name = fields.pop("operator_name", None)
     account = OfficialAccount(**fields)
+    _set_operator(account, operator_name)
     db.session.add(account)
     db.session.flush()
     audit.record(actor, "account.create", "official_account", account.id,
@@ -158,13 +169,38 @@ def update_account(actor: User, account: OfficialAccount, data: dict[str, Any]) 
     merged_name = fields.get("operator_name", account.operator_name)
     if merged_operator != OperatorType.CITY and not merged_name:
         raise ValidationFailed(fields={"operator_name": _l("指定管理者・委託業者の名称を入力してください。")})
+    if merged_operator == OperatorType.CITY:
+        fields["operator_name"] = None
     changes = {k: (getattr(account, k), v) for k, v in fields.items() if getattr(account, k) != v}
     for name, (_old, new) in changes.items():
-        setattr(account, name, new)
+        if name != "operator_name":
+            setattr(account, name, new)
+    _set_operator(account, fields.get("operator_name", account.operator_name))
     if changes:
         db.session.flush()
         audit.record(actor, "account.update", "official_account", account.id, changes=changes)
     return account
+
+
+def _set_operator(account: OfficialAccount, name: str | None) -> None:
+    """Link the account to the named outside operator (registered on first mention), or to none. An operator
+    that runs no other account takes the account's kind (one registered with a user is a contractor until
+    the PR office says); one running other accounts as the other kind is refused."""
+    if account.operator_type == OperatorType.CITY or not name:
+        account.operator = None
+        return
+    operator = operator_named(name, account.operator_type)
+    if operator.kind != account.operator_type:
+        others = select(OfficialAccount.id).where(OfficialAccount.operator_id == operator.id,
+                                                  OfficialAccount.operator_type != account.operator_type)
+        if account.id is not None:
+            others = others.where(OfficialAccount.id != account.id)
+        if db.session.scalar(others.limit(1)) is not None:
+            raise ValidationFailed(fields={"operator_name": _l(
+                "「%(name)s」は%(kind)sとして他のアカウントを運用しています。運用者の種類を合わせてください。",
+                name=operator.name, kind=OPERATOR_LABELS[operator.kind])})
+        operator.kind = account.operator_type
+    account.operator = operator
 
 
 def get_account(account_id: int) -> OfficialAccount:
@@ -181,6 +217,30 @@ def all_accounts() -> list[OfficialAccount]:
         select(OfficialAccount).join(OfficialAccount.department)
         .order_by(Department.name, OfficialAccount.platform, OfficialAccount.name)
     ))
+
+
+def _deletion_unconfirmed() -> Any:
+    """SQL: the account is closed and nobody recorded that it is gone from the platform (3(2)ウ)."""
+    return and_(
+        OfficialAccount.status == AccountStatus.CLOSED,
+        ~exists().where(ClosureTask.account_id == OfficialAccount.id, ClosureTask.task == "confirmed_gone"),
+    )
+
+
+def registry(*, unconfirmed_only: bool = False) -> list[tuple[OfficialAccount, bool]]:
+    """Every official account (or only the closed ones whose deletion was never confirmed), by department
+    then platform, each with that flag — one query, departments loaded in it."""
+    flag = _deletion_unconfirmed()
+    query = (select(OfficialAccount, flag.label("deletion_unconfirmed")).join(OfficialAccount.department)
+             .order_by(Department.name, OfficialAccount.platform, OfficialAccount.name))
+    if unconfirmed_only:
+        query = query.where(flag)
+    return [(account, bool(unconfirmed)) for account, unconfirmed in db.session.execute(query)]
+
+
+def deletion_unconfirmed(account: OfficialAccount) -> bool:
+    """Whether the account is closed but its deletion on the platform was never confirmed (3(2)ウ)."""
+    return bool(db.session.scalar(select(_deletion_unconfirmed()).where(OfficialAccount.id == account.id)))
 
 
 def public_accounts() -> list[OfficialAccount]:
@@ -216,10 +276,14 @@ class RegistryWarning:
     message: str
 
 
-def account_warnings(account: OfficialAccount, *, review_days: int,
-                     now: dt.datetime | None = None) -> list[RegistryWarning]:
-    """What the registry page warns about for an active account."""
+def account_warnings(account: OfficialAccount, *, review_days: int, now: dt.datetime | None = None,
+                     deletion_unconfirmed: bool = False) -> list[RegistryWarning]:
+    """What the registry page warns about: for an active account, MFA, URL and policy review; for a closed
+    one, a deletion on the platform never confirmed (`deletion_unconfirmed`, from registry())."""
     if account.status != AccountStatus.ACTIVE:
+        if deletion_unconfirmed:
+            return [RegistryWarning("deletion", str(_l(
+                "廃止したアカウントの削除が確認されていません。乗っ取り等のおそれがあります（3(2)ウ）。")))]
         return []
     now = now or utcnow()
     found = []
@@ -256,6 +320,68 @@ def confirm_mfa(actor: User, account: OfficialAccount, enabled: bool = True) -> 
     return account
 
 
+#: How multi-factor authentication is done (3(3)カ), strongest first, as a takeover case's MFA step asks.
+MFA_METHODS = {
+    "app": _l("認証アプリ"),
+    "security_key": _l("セキュリティキー"),
+    "sms": _l("SMS"),
+}
+
+
+def confirm_mfa_from_step(actor: User, account: OfficialAccount, case: Case, method: Any) -> OfficialAccount:
+    """Record that MFA is on, as a case's MFA step found it (3(3)カ), with an audit row naming the case.
+
+    Permission (policy.can_confirm_mfa_by_step): whoever may work on the open case — its responder, an
+    assignee from elsewhere, a contractor — may record it for the case's account or one of the case
+    department's accounts, even without the registry rights confirm_mfa asks for: confirming MFA is the
+    step's purpose, and nobody should type the fact twice."""
+    if not policy.can_confirm_mfa_by_step(actor, case, account):
+        raise PermissionDenied(_l("この案件の公式アカウント（または案件の所属のアカウント）の多要素認証だけを記録できます。"))
+    if not isinstance(method, str) or method not in MFA_METHODS:
+        raise ValidationFailed(fields={"mfa_method": _l("多要素認証の方式を選んでください。")})
+    now = utcnow()
+    changes = {"mfa_enabled": (account.mfa_enabled, True), "mfa_confirmed_at": (account.mfa_confirmed_at, now),
+               "mfa_method": (None, method), "case": (None, case.number)}
+    account.mfa_enabled = True
+    account.mfa_confirmed_at = now
+    db.session.flush()
+    audit.record(actor, "account.mfa_confirmed", "official_account", account.id, changes=changes, case_id=case.id)
+    return account
+
+
+@dataclass(frozen=True)
+class MfaSource:
+    """Where the account's latest MFA confirmation came from: a case's step (its id and number), or the
+    registry page (no case)."""
+
+    case_id: int | None
+    case_number: str | None
+    method: str | None
+
+
+def mfa_source(account: OfficialAccount) -> MfaSource | None:
+    """The latest MFA confirmation's source, from the audit log (one query); None when never confirmed."""
+    row = db.session.scalars(
+        select(AuditLog).where(AuditLog.action == "account.mfa_confirmed", AuditLog.object_type == "official_account",
+                               AuditLog.object_id == account.id)
+        .order_by(AuditLog.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    case_number = (row.changes.get("case") or [None, None])[1]
+    method = (row.changes.get("mfa_method") or [None, None])[1]
+    return MfaSource(row.case_id, case_number if row.case_id else None, method)
+
+
+def department_accounts(department_id: int) -> list[OfficialAccount]:
+    """A department's active accounts, by platform and name (one query)."""
+    return list(db.session.scalars(
+        select(OfficialAccount)
+        .where(OfficialAccount.department_id == department_id, OfficialAccount.status == AccountStatus.ACTIVE)
+        .order_by(OfficialAccount.platform, OfficialAccount.name, OfficialAccount.id)
+    ))
+
+
 def mark_policy_reviewed(actor: User, account: OfficialAccount) -> OfficialAccount:
     """Record that the operation policy (様式1) was reviewed today."""
     _require_department(actor, account)
@@ -284,6 +410,41 @@ def notices_of(account: OfficialAccount) -> list[tuple[AccountNotice, NoticeRece
         .order_by(AccountNotice.filed_at, AccountNotice.id)
     ).all()
     return [tuple(row) for row in rows]
+
+
+def notices_of_case(case: Case) -> list[tuple[AccountNotice, OfficialAccount, NoticeReceipt | None]]:
+    """The notices filed from a case, oldest first, each with its account and receipt (one query)."""
+    rows = db.session.execute(
+        select(AccountNotice, OfficialAccount, NoticeReceipt)
+        .join(OfficialAccount, OfficialAccount.id == AccountNotice.account_id)
+        .outerjoin(NoticeReceipt, NoticeReceipt.notice_id == AccountNotice.id)
+        .where(AccountNotice.case_id == case.id)
+        .order_by(AccountNotice.filed_at, AccountNotice.id)
+    ).all()
+    return [tuple(row) for row in rows]
+
+
+def notice_defaults(case: Case) -> dict[str, Any]:
+    """What a notice filed from the case starts with: the kind its kind calls for (a takeover's change, a
+    dormant account's closure) and the details, naming the case."""
+    kind = CASE_NOTICE_KINDS.get(case.kind.value)
+    if kind == NoticeKind.CHANGE:
+        details = _l("乗っ取り被害によりパスワード・登録メールアドレスを変更（案件 %(number)s）", number=case.number)
+    elif kind == NoticeKind.CLOSURE:
+        details = _l("運用を終えたアカウントが残り、乗っ取り等のおそれがあるため廃止・削除（3(2)ウ、案件 %(number)s）",
+                     number=case.number)
+    else:
+        details = _l("案件 %(number)s による届出", number=case.number)
+    return {"kind": (kind or NoticeKind.CHANGE).value, "details": str(details)}
+
+
+def may_file_from_case(actor: User, case: Case) -> bool:
+    """Whether the case page offers the 様式2 link: a takeover or dormant-account case naming an account that
+    is still open, the case not closed, and the actor allowed to see the case and file for the account."""
+    account = case.official_account
+    return (case.kind.value in CASE_NOTICE_KINDS and account is not None
+            and account.status == AccountStatus.ACTIVE and policy.can_view(actor, case)
+            and not policy.is_read_only(case) and policy.can_file_account_notice(actor, account))
 
 
 def get_notice(account: OfficialAccount, notice_id: int) -> AccountNotice:
@@ -331,20 +492,34 @@ def clean_notice_fields(raw: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def file_notice(actor: User, account: OfficialAccount, data: dict[str, Any]) -> AccountNotice:
-    """File a 様式2 notice (the account's department or the PR office); a closure closes the account."""
+def file_notice(actor: User, account: OfficialAccount, data: dict[str, Any], *,
+                case: Case | None = None) -> AccountNotice:
+    """File a 様式2 notice (the account's department or the PR office); a closure closes the account.
+
+    Filed from a case (`case`, about this account), the notice stays linked to it and may complete the
+    case's playbook step waiting for it."""
     if not policy.can_file_account_notice(actor, account):
         raise PermissionDenied(_l("届出はこの公式アカウントの開設所属が行います。"))
+    if case is not None:
+        if not policy.can_view(actor, case):
+            raise NotFound()
+        if case.official_account_id != account.id:
+            raise ValidationFailed(fields={"case_id": _l("この案件の「関係する公式アカウント」ではありません。")})
+        if policy.is_read_only(case):
+            raise Conflict(_l("この案件は終了しています。変更するには、先に案件を再開してください。"))
     fields = clean_notice_fields(data)
     if account.status == AccountStatus.CLOSED:
         raise Conflict(_l("廃止済みのアカウントには届出できません。"))
-    notice = AccountNotice(account_id=account.id, filed_by_id=actor.id, **fields)
+    notice = AccountNotice(account_id=account.id, filed_by_id=actor.id, case_id=case.id if case else None,
+                           **fields)
     db.session.add(notice)
     db.session.flush()
     audit.record(actor, "account.notice_filed", "account_notice", notice.id,
+                 case_id=case.id if case else None,
                  changes={"account_id": (None, account.id), "kind": (None, notice.kind.value),
                           "effective_date": (None, notice.effective_date), "contact": (None, notice.contact),
-                          "details": (None, notice.details), "remarks": (None, notice.remarks)})
+                          "details": (None, notice.details), "remarks": (None, notice.remarks),
+                          **({"case_id": (None, case.id)} if case else {})})
     if notice.kind == NoticeKind.CLOSURE:
         now = utcnow()
         audit.record(actor, "account.closed", "official_account", account.id,
@@ -353,6 +528,8 @@ def file_notice(actor: User, account: OfficialAccount, data: dict[str, Any]) -> 
         account.status = AccountStatus.CLOSED
         account.closed_at = now
         db.session.flush()
+    if case is not None:
+        signals.account_notice_filed.send(case, actor=actor, notice=notice)  # its playbook step is done
     return notice
 
 

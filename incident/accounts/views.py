@@ -6,13 +6,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from incident import boundary, labels, policy
-from incident.accounts import service
+from incident.accounts import operators, service
 from incident.accounts.forms import AccountForm, ClosureTaskForm, MfaForm, NoticeForm
 from incident.accounts.models import AccountStatus, NoticeKind
 from incident.auth.forms import form_error
-from incident.auth.service import all_departments
-from incident.dates import era_date
-from incident.errors import Conflict, ValidationFailed
+from incident.auth.service import all_departments, all_operators
+from incident.cases import service as cases
+from incident.cases.models import Case
+from incident.dates import era_date, to_tokyo, utcnow
+from incident.errors import Conflict, NotFound, ValidationFailed
+from incident.validation import parse_id
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -34,15 +37,26 @@ def _prepare(form: AccountForm) -> None:
     form.department_id.choices = labels.options((str(d.id), d.name) for d in departments)
 
 
+@bp.app_template_global("case_account_notices")
+def case_account_notices(case: Case) -> dict:
+    """What the case page shows about 様式2: the notices filed from the case, and whether to offer filing one."""
+    return {"notices": service.notices_of_case(case), "may_file": service.may_file_from_case(current_user, case)}
+
+
 @bp.route("")
 @login_required
 def index():
-    """Every official account, with links to cases about them."""
-    accounts = service.all_accounts()
+    """Every official account (or, with ?deletion=unconfirmed, the closed ones never confirmed deleted)."""
+    only_unconfirmed = request.args.get("deletion") == "unconfirmed"
+    rows = service.registry(unconfirmed_only=only_unconfirmed)
+    accounts = [account for account, _unconfirmed in rows]
+    unconfirmed = {account.id for account, flagged in rows if flagged}
     days = current_app.config["ACCOUNT_POLICY_REVIEW_DAYS"]
-    warnings = {a.id: service.account_warnings(a, review_days=days) for a in accounts}
+    warnings = {a.id: service.account_warnings(a, review_days=days, deletion_unconfirmed=a.id in unconfirmed)
+                for a in accounts}
     return render_template("accounts/list.html", accounts=accounts, warnings=warnings, review_days=days,
-                           can_manage=policy.can_manage_accounts(current_user))
+                           unconfirmed=unconfirmed,
+                           only_unconfirmed=only_unconfirmed, can_manage=policy.can_manage_accounts(current_user))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -63,7 +77,8 @@ def new():
         else:
             flash(_("公式アカウント「%(name)s」を登録しました。", name=account.name), "success")
             return redirect(url_for("accounts.index"))
-    return render_template("accounts/form.html", form=form, account=None), (422 if request.method == "POST" else 200)
+    return (render_template("accounts/form.html", form=form, account=None, operators=all_operators()),
+            422 if request.method == "POST" else 200)
 
 
 @bp.route("/<int:account_id>/edit", methods=["GET", "POST"])
@@ -87,7 +102,8 @@ def edit(account_id: int):
         else:
             flash(_("公式アカウントを更新しました。"), "success")
             return redirect(url_for("accounts.detail", account_id=account.id))
-    return render_template("accounts/form.html", form=form, account=account), (422 if request.method == "POST" else 200)
+    return (render_template("accounts/form.html", form=form, account=account, operators=all_operators()),
+            422 if request.method == "POST" else 200)
 
 
 @bp.route("/<int:account_id>")
@@ -96,15 +112,33 @@ def detail(account_id: int):
     """The account's 様式1 fields, its 様式2 notices with receipts, and the closure checklist."""
     account = service.get_account(account_id)
     days = current_app.config["ACCOUNT_POLICY_REVIEW_DAYS"]
+    notices = service.notices_of(account)
+    unconfirmed = service.deletion_unconfirmed(account)
+    mfa = service.mfa_source(account)  # MFA confirmed by a case's step names the case (to those who see it)
+    mfa_case = _visible_cases({mfa.case_id}).get(mfa.case_id) if mfa and mfa.case_id else None
     return render_template(
-        "accounts/detail.html", account=account, notices=service.notices_of(account),
+        "accounts/detail.html", account=account, notices=notices, deletion_unconfirmed=unconfirmed,
+        mfa=mfa, mfa_case=mfa_case, mfa_methods=service.MFA_METHODS,
+        notice_cases=_visible_cases({n.case_id for n, *_ in notices if n.case_id}),
         checklist=service.closure_checklist(account) if account.status == AccountStatus.CLOSED else [],
-        warnings=service.account_warnings(account, review_days=days), era_date=era_date,
+        warnings=service.account_warnings(account, review_days=days, deletion_unconfirmed=unconfirmed),
+        era_date=era_date,
         can_manage=policy.can_manage_accounts(current_user),
         can_file=policy.can_file_account_notice(current_user, account),
         can_receive=policy.can_receive_account_notices(current_user),
         can_task={t: policy.can_do_closure_task(current_user, account, t) for t in service.CLOSURE_TASKS},
+        operator_people=(operators.people_of(account) if policy.can_see_operator_people(current_user, account)
+                         else None),
     )
+
+
+@bp.route("/operators")
+@login_required
+def operator_list():
+    """The outside operators (委託業者・指定管理者): the accounts each runs and its people (PR office)."""
+    if not policy.can_manage_accounts(current_user):
+        abort(403)
+    return render_template("accounts/operators.html", operators=operators.overview())
 
 
 @bp.post("/<int:account_id>/mfa")
@@ -129,29 +163,66 @@ def policy_reviewed(account_id: int):
     return redirect(url_for("accounts.detail", account_id=account.id))
 
 
+def _visible_cases(case_ids: set[int]) -> dict[int, Case]:
+    """The cases among `case_ids` the user may see (a notice's case link is shown only to them)."""
+    found = {}
+    for case_id in sorted(case_ids):
+        try:
+            found[case_id] = cases.get_case(current_user, case_id)
+        except NotFound:
+            continue
+    return found
+
+
+def _notice_case(account_id: int) -> Case | None:
+    """The case a notice is filed from (?case_id= on the link, the hidden field on the form): one the user may
+    see and that names this account, else 404; None when the notice is not filed from a case."""
+    raw = request.form.get("case_id") if request.method == "POST" else request.args.get("case_id")
+    try:
+        case_id = parse_id(raw)
+    except ValueError:
+        abort(404)
+    if case_id is None:
+        return None
+    case = cases.get_case(current_user, case_id)
+    if request.method == "GET" and case.official_account_id != account_id:
+        abort(404)
+    return case
+
+
 @bp.route("/<int:account_id>/notices/new", methods=["GET", "POST"])
 @login_required
 def new_notice(account_id: int):
-    """File a 様式2 notice (the account's department or the PR office)."""
+    """File a 様式2 notice (the account's department or the PR office), from the account or from a case."""
     account = service.get_account(account_id)
+    case = _notice_case(account.id)
     if not policy.can_file_account_notice(current_user, account):
         abort(403)
     form = NoticeForm()
-    if request.method == "GET" and request.args.get("kind") in {k.value for k in NoticeKind}:
-        form.kind.data = request.args["kind"]
+    if request.method == "GET":
+        if case is not None:  # pre-filled from the case: the kind its kind calls for, the details naming it
+            defaults = service.notice_defaults(case)
+            form.kind.data = defaults["kind"]
+            form.details.data = defaults["details"]
+            form.effective_date.data = to_tokyo(utcnow()).date()
+            form.case_id.data = str(case.id)
+        if request.args.get("kind") in {k.value for k in NoticeKind}:
+            form.kind.data = request.args["kind"]
     if form.validate_on_submit():
         try:
             notice = service.file_notice(current_user, account, {
                 "kind": form.kind.data, "effective_date": form.effective_date.data,
                 "contact": form.contact.data, "details": form.details.data, "remarks": form.remarks.data,
-            })
-        except (ValidationFailed, Conflict) as exc:  # bad fields, or the account is already closed
+            }, case=case)
+        except (ValidationFailed, Conflict) as exc:  # bad fields, the account already closed, the case closed
             boundary.refuse(exc, form)
         else:
             flash(_("届出を提出しました。"), "success")
+            if case is not None:
+                return redirect(url_for("cases.show", case_id=case.id, _anchor="account-notices"))
             return redirect(url_for("accounts.detail", account_id=account.id, _anchor=f"notice-{notice.id}"))
     status = 422 if request.method == "POST" else 200
-    return render_template("accounts/notice_form.html", form=form, account=account), status
+    return render_template("accounts/notice_form.html", form=form, account=account, case=case), status
 
 
 @bp.post("/<int:account_id>/notices/<int:notice_id>/receive")

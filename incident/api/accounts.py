@@ -16,6 +16,7 @@ from incident.api import ID, api_user, bp
 from incident.api.fields import Choice, Day, Extended, Id, Input, Output, Text, Timestamp, day, enum_field, list_of, url
 from incident.api.requests import Body
 from incident.api.schemas import AccountOut
+from incident.cases import service as cases
 from incident.dates import isoformat
 from incident.errors import PermissionDenied
 
@@ -54,6 +55,8 @@ class NoticeOut(Output):
     remarks = fields.String(attribute="notice.remarks")
     filed_by_id = fields.Integer(attribute="notice.filed_by_id")
     filed_at = Timestamp(attribute="notice.filed_at")
+    case_id = fields.Integer(attribute="notice.case_id", allow_none=True,
+                             metadata={"description": "The case the notice was filed from, if any."})
     received = fields.Function(lambda row: row["receipt"] is not None, metadata={"type": "boolean"})
     received_by_id = fields.Function(lambda row: row["receipt"].received_by_id if row["receipt"] else None,
                                      allow_none=True, metadata={"type": "integer"})
@@ -124,6 +127,9 @@ class NoticeIn(Input):
     contact = Text(300, blank=False, required=True)
     details = Text(2000, metadata={"description": "Required for a change or a closure."})
     remarks = Text(2000)
+    case_id = Id(allow_none=True, metadata={
+        "description": "File it from this case (one you may see, about this account): the notice stays linked "
+                       "to the case and completes the case's playbook step waiting for one."})
 
 
 AccountListOut = list_of(AccountFullOut, "AccountListOut")
@@ -184,7 +190,10 @@ def file_notice(account_id: int, body: Body) -> dict[str, AccountNotice | None]:
     account = service.get_account(account_id)
     if not policy.can_file_account_notice(api_user(), account):
         raise PermissionDenied(_l("届出はこの公式アカウントの開設所属が行います。"))
-    return {"notice": service.file_notice(api_user(), account, body()), "receipt": None}
+    data = body()
+    case_id = data.pop("case_id", None)
+    case = cases.get_case(api_user(), case_id) if case_id is not None else None
+    return {"notice": service.file_notice(api_user(), account, data, case=case), "receipt": None}
 
 
 @bp.get("/public/accounts", tags=TAGS)

@@ -137,6 +137,8 @@ class CaseListQuery(PageQuery):
     assignee_id = AssigneeFilter()
     department = QueryText(metadata={"description": "A department code."})
     q = QueryText(100, metadata={"description": "Words in the title (case-insensitive)."})
+    sort = QueryChoice(queries.CaseSort, metadata={
+        "description": "`newest` (the default) or `severity`: critical first, then high, medium, low."})
 
 
 class ConflictBodyOut(ErrorBodyOut):
@@ -185,7 +187,7 @@ def conflict_with_current(error: CaseConflict):
 @bp.arguments(CaseListQuery, location="query", as_kwargs=True)
 @bp.response(200, CasePageOut)
 def list_cases(page: int, per_page: int, **filters: Any) -> dict[str, Any]:
-    """Visible cases, newest first, filtered and paginated."""
+    """Visible cases, newest first (or, with `sort=severity`, the most urgent first), filtered and paginated."""
     pagination = db.paginate(queries.case_list_query(api_user(), queries.CaseFilters(**filters)),
                              page=page, per_page=per_page, error_out=False)
     return {"items": pagination.items, "total": pagination.total, "page": page, "per_page": per_page}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 
@@ -26,13 +27,47 @@ from incident.api.requests import Body, as_stored
 from incident.api.schemas import UserRefOut
 from incident.cases.service import get_case
 from incident.drafts import sending, service
+from incident.drafts.blanks import find_blanks
 from incident.drafts.models import Draft, DraftStatus, DraftType, Outcome, Publication, Route
-from incident.drafts.wording import PLATFORMS
+from incident.drafts.wording import CHANNELS, PLATFORMS
 
 TAGS = ["drafts"]
 BAD_DATE = _l("日付は 2026-11-30 のような形式で入力してください。")
 CHECKS = Choice(service.SECTION4_CHECKS)
 CHECKS_DOC = {"description": "Every section-4 check: " + ", ".join(service.SECTION4_CHECKS) + "."}
+NO_CHANNEL = _l("投稿先を選んでください。")
+NO_PLACE = _l("公開した場所を選んでください。")
+
+
+class Computed(fields.Nested):
+    """A nested object worked out from the object being shown (not one of its attributes)."""
+
+    def __init__(self, nested: type[ma.Schema], compute: Any, **kwargs: Any) -> None:
+        self.compute = compute
+        super().__init__(nested, **kwargs)
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing) -> Any:
+        return self.compute(obj)
+
+
+class LengthOut(Output):
+    """A text's length where it is posted (platforms.toml): X counts CJK as 2 and any URL as 23."""
+
+    channel = fields.String(metadata={"enum": list(CHANNELS)})
+    count = fields.Integer()
+    limit = fields.Integer()
+    over = fields.Boolean()
+
+
+def _measure(draft: Draft, name: str) -> Any:
+    return service.measures(draft, service.latest_revision(draft)).get(name)
+
+
+class BlankOut(Output):
+    """An unfilled ［…を記入］ placeholder of the text (incident/drafts/blanks.py): its line and its text."""
+
+    line = fields.Integer(metadata={"description": "Line of the text, from 1, as the editor shows it."})
+    text = fields.String(metadata={"description": "The placeholder as written, e.g. ［本市の対応を記入］."})
 
 
 class RevisionRefOut(Output):
@@ -66,8 +101,20 @@ class DraftOut(Output):
     outcome = enum_field(Outcome, allow_none=True)
     created_by = fields.Nested(UserRefOut)
     created_at = Timestamp()
+    channel = fields.String(allow_none=True, metadata={
+        "enum": [*CHANNELS, None], "description": "Where a notice is posted (its length limit); null for letters."})
     revision = fields.Function(lambda draft: service.latest_revision(draft).number, metadata={"type": "integer"})
     body = fields.Function(lambda draft: service.latest_revision(draft).body, metadata={"type": "string"})
+    web_body = fields.Function(lambda draft: service.latest_revision(draft).web_body, metadata={
+        "type": "string", "description": "The long rendition for the city website, approved with the body "
+                                         "(\"\" when there is none)."})
+    length = Computed(LengthOut, lambda draft: _measure(draft, "body"), allow_none=True, metadata={
+        "description": "The body against the channel's limit (null without a channel)."})
+    web_length = Computed(LengthOut, lambda draft: _measure(draft, "web_body"), allow_none=True, metadata={
+        "description": "The website rendition against the website's limit (null without one)."})
+    blanks = Computed(BlankOut, lambda draft: find_blanks(service.latest_revision(draft).body), many=True,
+                      metadata={"description": "The unfilled placeholders of the latest revision's body, top to "
+                                               "bottom; while any is left, submit, approve and sent answer 422."})
     revisions = fields.List(fields.Nested(RevisionRefOut))
 
 
@@ -95,6 +142,8 @@ class PublicationOut(Output):
     revision_id = fields.Integer(allow_none=True)
     url = fields.String()
     channel = fields.String()
+    place = fields.String(metadata={"enum": ["", *CHANNELS],
+                                    "description": "Where it was published (one entry per place); \"\" for letters."})
     reference = fields.String()
     note = fields.String()
     supersedes_id = fields.Integer(allow_none=True)
@@ -111,10 +160,11 @@ class DraftsOut(Output):
 
 
 class SentOut(Output):
-    """The sent draft and its ledger entry."""
+    """The sent draft and its ledger entries: `publication` is the first, `publications` one per place."""
 
     draft = fields.Nested(DraftOut)
     publication = fields.Nested(PublicationOut)
+    publications = fields.List(fields.Nested(PublicationOut))
 
 
 class DraftIn(Input):
@@ -122,18 +172,29 @@ class DraftIn(Input):
 
     type = Choice(DraftType, required=True, message=_l("文案の種類を選んでください。"))
     platform = Choice(PLATFORMS, blank=True, allow_none=True, message=_l("媒体を選んでください。"),
-                      metadata={"description": "Takedowns only (default: the case's platform)."})
-    lang = Str(allow_none=True, metadata={"enum": ["ja", "en", None], "description": "Only takedowns have English."})
+                      metadata={"description": "Takedowns (default: the case's platform) and recovery "
+                                             "requests (default: the case's official account's platform) only."})
+    lang = Str(allow_none=True, metadata={"enum": ["ja", "en", None],
+                                  "description": "Only takedowns and recovery requests have English."})
     link = Str(allow_none=True, metadata={"format": "uri", "description": "A page of the city's website "
                                                                           "(required for correct_info)."})
     supersedes_id = Id(allow_none=True, metadata={"description": "The ledger entry a final notice follows."})
     corrects_item_id = Id(allow_none=True, metadata={"description": "The offending item a correction corrects."})
+    channel = Choice(CHANNELS, blank=True, allow_none=True, message=NO_CHANNEL, metadata={
+        "description": "Notices only: where it is posted (default: the platform of the case's official account, "
+                       "else the case's platform, else website)."})
+    web_body = Text(service.BODY_MAX, metadata={"description": "Notices only: a long rendition for the city "
+                                                               "website, approved with the body."})
 
 
 class RevisionIn(Input):
-    """New wording; `base_revision` is the number the client edited (409 when it is no longer the last)."""
+    """New wording; `base_revision` is the number the client edited (409 when it is no longer the last).
+    `web_body` and `channel` left out keep what the draft has; `web_body` "" removes the website rendition."""
 
     body = Text(service.BODY_MAX, blank=False, required=True)
+    web_body = Text(service.BODY_MAX, metadata={"description": "Notices only: the website rendition."})
+    channel = Choice(CHANNELS, blank=True, allow_none=True, message=NO_CHANNEL,
+                     metadata={"description": "Notices only: where it is posted."})
     base_revision = Id(allow_none=True)
 
 
@@ -164,25 +225,49 @@ class ReturnIn(Input):
     comment = Text(service.COMMENT_MAX, blank=False, required=True)
 
 
+class PlaceIn(Input):
+    """One place a notice was published in, and the post's or page's URL there."""
+
+    place = Choice(CHANNELS, required=True, message=NO_PLACE)
+    url = Str(_l("URL を文字列で入力してください。"), allow_none=True, metadata={
+        "format": "uri", "description": "Required except where the place has no URLs (line); on the city's "
+                                        "website for website."})
+
+
+class PlaceList(fields.List):
+    """A list of places, each an object."""
+
+    default_error_messages = {"invalid": NO_PLACE, "null": NO_PLACE}
+
+    def __init__(self, **kwargs: Any) -> None:
+        item = fields.Nested(PlaceIn, error_messages={"type": NO_PLACE, "null": NO_PLACE})
+        super().__init__(item, metadata={"maxItems": len(CHANNELS), **kwargs.pop("metadata", {})}, **kwargs)
+
+
 class SentIn(Input):
-    """Where, when and how the approved text went out."""
+    """Where, when and how the approved text went out: `places` for a notice (one ledger entry each; more
+    may be added after it is sent), or `channel` and `url` for one entry."""
 
     url = Str(_l("URL か @ハンドルを文字列で入力してください。"), allow_none=True,
               metadata={"format": "uri", "description": "Required for a post or a website notice."})
     reference = Text(sending.REFERENCE_MAX)
     channel = Choice(sending.TAKEDOWN_CHANNELS + sending.NOTICE_CHANNELS, blank=True, allow_none=True,
                      message=_l("出し方を選んでください。"),
-                     metadata={"description": "Takedowns: " + ", ".join(sending.TAKEDOWN_CHANNELS)
+                     metadata={"description": "Takedowns and recovery requests: " + ", ".join(sending.TAKEDOWN_CHANNELS)
                                + " (default form); notices: " + ", ".join(sending.NOTICE_CHANNELS)
                                + " (default post)."})
     sent_at = moment(allow_none=True, metadata={"description": "Default: now."})
-    follow_up_on = day(BAD_DATE, allow_none=True, metadata={"description": "Takedowns: when to look again "
-                                                                          "(default: the platform's answer time)."})
+    follow_up_on = day(BAD_DATE, allow_none=True, metadata={"description": "Takedowns and recovery requests: "
+                                                                          "when to look again (default: the "
+                                                                          "platform's answer time)."})
     note = Text(sending.NOTE_MAX)
+    places = PlaceList(allow_none=True, metadata={
+        "description": "Notices: each place it was published in (" + ", ".join(CHANNELS) + ") with its URL; "
+                       "on a sent notice, further places (no new approval). Letters are recorded once, without."})
 
 
 class AnswerIn(Input):
-    """A platform's answer to a takedown: the outcome, or the next date to look again."""
+    """A platform's answer to a takedown or recovery request: the outcome, or the next date to look again."""
 
     outcome = Choice(Outcome, blank=True, allow_none=True,
                      message=_l("結果を選んでください。"))
@@ -238,7 +323,8 @@ def add_revision(case_id: int, draft_id: int, body: Body) -> Draft:
     """New wording: the next revision; a stale `base_revision` or unchanged text is a 409."""
     draft = _draft(case_id, draft_id)
     data = body()
-    service.revise(api_user(), draft, data["body"], base_revision=data.get("base_revision"))
+    service.revise(api_user(), draft, data["body"], base_revision=data.get("base_revision"),
+                   web_body=data.get("web_body"), channel=data.get("channel"))
     return _stored(draft)
 
 
@@ -287,17 +373,19 @@ def return_draft(case_id: int, draft_id: int, body: Body) -> Draft:
 @bp.body(SentIn)
 @bp.response(201, SentOut)
 def sent(case_id: int, draft_id: int, body: Body) -> dict[str, Any]:
-    """Record that the approved text went out: 201 with the ledger entry; 409 unless approved."""
+    """Record that the approved text went out: 201 with its ledger entries (one per place); 409 unless
+    approved, or, to add places, a sent notice."""
     draft = _draft(case_id, draft_id)
-    publication = sending.record_sent(api_user(), draft, body())
-    return {"draft": _stored(draft), "publication": publication}
+    publications = sending.publish(api_user(), draft, body())
+    return {"draft": _stored(draft), "publication": publications[0], "publications": publications}
 
 
 @bp.post(f"/cases/<{ID}:case_id>/drafts/<{ID}:draft_id>/answer", tags=TAGS)
 @bp.body(AnswerIn)
 @bp.response(200, DraftOut)
 def answer(case_id: int, draft_id: int, body: Body) -> Draft:
-    """A platform's answer to a sent takedown: `outcome` (removed, refused, no_answer) or `follow_up_on`."""
+    """A platform's answer to a sent takedown (`outcome` removed, refused, no_answer) or recovery request
+    (recovered, refused, no_answer; the other type's outcome is a 422), or `follow_up_on`."""
     draft = _draft(case_id, draft_id)
     sending.record_answer(api_user(), draft, body())
     return _stored(draft)

@@ -9,13 +9,14 @@ from sqlalchemy import or_, select
 
 from incident import policy
 from incident.api import ID, api_user, bp
-from incident.api.fields import Input, Output, PageQuery, QueryFlag, Text, Timestamp, page_of
+from incident.api.fields import Input, Output, PageQuery, QueryFlag, Text, Timestamp, labelled_choice, page_of
 from incident.api.requests import Body
 from incident.api.schemas import UserRefOut
 from incident.cases.models import Case
 from incident.cases.service import get_case
 from incident.escalation import service
 from incident.escalation.models import Escalation, EscalationNotice
+from incident.escalation.rules import LEVELS
 from incident.extensions import db
 from incident.notifications import service as notifications
 from incident.notifications.models import Notification
@@ -63,6 +64,9 @@ class EscalationIn(Input):
     """Why the case needs the next level."""
 
     reason = Text(service.REASON_MAX, blank=False, required=True, message=REASON)
+    level = labelled_choice(LEVELS, _l("エスカレーション先"), allow_none=True, metadata={
+        "description": "Where it starts (default: a responder's at `supervisors`, anyone else's at `pr_office`). "
+                       "A responder may choose `pr_office` for a critical case; any other choice is refused (422)."})
 
 
 class EscalationQuery(PageQuery):
@@ -85,9 +89,10 @@ NotificationPageOut = page_of(NotificationOut, unread=fields.Integer(metadata={"
 @bp.body(EscalationIn)
 @bp.response(201, EscalationOut)
 def create_escalation(case_id: int, body: Body) -> Escalation:
-    """Bring the case to the next level, which is notified."""
+    """Bring the case to the next level, which is notified (a critical case straight to the PR office, if asked)."""
     case = get_case(api_user(), case_id)
-    return service.escalate(api_user(), case, body()["reason"])
+    data = body()
+    return service.escalate(api_user(), case, data["reason"], data.get("level"))
 
 
 @bp.post(f"/escalations/<{ID}:escalation_id>/acknowledge", tags=["escalations"])
@@ -105,8 +110,9 @@ def list_escalations(page: int, per_page: int, open: bool = False) -> dict[str, 
     """Escalations on cases you may see or that you were told about, newest first."""
     user = api_user()
     told = select(EscalationNotice.escalation_id).where(EscalationNotice.user_id == user.id)
+    seen = policy.visible_cases_clause(user, Case)
     query = (select(Escalation).join(Case, Case.id == Escalation.case_id)
-             .where(or_(policy.visible_cases_clause(user, Case), Escalation.id.in_(told))))
+             .where(or_(seen, Escalation.id.in_(told)) if policy.being_told_shows_case(user) else seen))
     if open:
         query = query.where(Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None))
     pagination = db.paginate(query.order_by(Escalation.id.desc()), page=page, per_page=per_page, error_out=False)

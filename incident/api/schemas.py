@@ -32,7 +32,15 @@ class MeOut(Output):
     email = fields.String()
     name = fields.String()
     role = enum_field(Role)
-    organisation = fields.String(allow_none=True)
+    organisation = fields.String(allow_none=True, metadata={
+        "description": "The contractor or designated manager the caller works for (null for city staff); "
+                       "such a caller sees only the cases of the accounts it runs, and those they opened or "
+                       "are assigned."})
+    operator_kind = fields.Function(
+        lambda user: user.operator.kind.value if user.operator else None,
+        metadata={"type": "string", "enum": [OperatorType.CONTRACTOR.value, OperatorType.DESIGNATED_MANAGER.value,
+                                             None], "nullable": True,
+                  "description": "What `organisation` is: `contractor` (委託業者) or `designated_manager` (指定管理者)."})
     department = fields.Nested(DepartmentOut)
     locale = fields.Function(lambda user: user.locale or "ja", metadata={"type": "string", "enum": ["ja", "en"]})
 

@@ -7,12 +7,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 
+from incident import policy
+from incident.accounts.service import MFA_METHODS
 from incident.api import api_user, bp
-from incident.api.fields import Extended, Flag, Input, Output, Str, Text, Timestamp, Whole, list_of
+from incident.api.fields import Extended, Flag, Id, Input, Output, Str, Text, Timestamp, Whole, list_of
 from incident.api.requests import Body, as_stored
 from incident.api.schemas import UserRefOut
 from incident.cases.service import get_case
-from incident.playbooks import service
+from incident.playbooks import facts, service
 from incident.playbooks.loader import ACTORS, DRAFT_TYPES, INPUTS, STEP_TYPES
 
 TAGS = ["playbooks"]
@@ -40,7 +42,7 @@ class StepOut(Output):
     required = fields.Boolean()
     when = fields.Nested(ConditionOut, allow_none=True)
     due_minutes = fields.Dict(keys=fields.String(), values=fields.Integer(), allow_none=True,
-                              metadata={"description": "Minutes from the case's opening, per severity."})
+                              metadata={"description": "Minutes from the case's detection (`detected_at`), per severity."})
     draft_type = fields.String(allow_none=True, metadata={"enum": [*DRAFT_TYPES, None]})
     input = fields.String(metadata={"enum": list(INPUTS)})
 
@@ -74,6 +76,10 @@ class StepStateOut(StepOut):
     due_at = Timestamp(allow_none=True)
     overdue = fields.Boolean()
     last_event = fields.Nested(StepEventOut, allow_none=True)
+    suggestions = fields.List(fields.String(), metadata={
+        "description": "For an open step whose input is url, city_url or fake_account: the URLs and @handles the "
+                       "case already holds that fit it (a city page for city_url; offending items and linked fakes "
+                       "for fake_account). With exactly one, the page pre-fills it."})
 
 
 class ChecklistOut(Output):
@@ -87,7 +93,8 @@ class ChecklistOut(Output):
 
 class StepActionIn(Input):
     """What an action records: `reason` (decide, skip, waive, reopen), `answer` (decide), and for complete a
-    `note` and what the step's `input` asks for (url, prohibited_item, deleted, the fake account's fields)."""
+    `note` and what the step's `input` asks for (url, prohibited_item, deleted, the fake account's fields, the
+    MFA confirmation)."""
 
     note = Text(service.REASON_MAX)
     reason = Text(service.REASON_MAX)
@@ -98,7 +105,12 @@ class StepActionIn(Input):
     deleted = Flag(allow_none=True, metadata={"description": "The original post was deleted (3(4)ア(イ))."})
     platform = Str(allow_none=True)
     display_name = Str(allow_none=True)
-    first_seen = Str(allow_none=True)
+    first_seen = Str(allow_none=True, metadata={
+        "format": "date-time", "description": "When the fake was first seen (without an offset: Japan time)."})
+    mfa_enabled = Flag(allow_none=True, metadata={"description": "mfa steps: multi-factor authentication is on."})
+    mfa_method = Str(allow_none=True, metadata={"enum": list(MFA_METHODS)})
+    account_id = Id(allow_none=True, metadata={
+        "description": "mfa steps on a case naming no official account: which of the department's accounts."})
 
 
 PlaybookListOut = list_of(PlaybookOut, "PlaybookListOut")
@@ -108,8 +120,10 @@ def _checklist(case_id: int) -> dict[str, Any]:
     case = get_case(api_user(), case_id)
     states = service.checklist(case)
     done, total = service.progress(states)
+    offered = facts.for_steps(case, states).suggestions if policy.can_change_content(api_user(), case) else {}
     items = [Extended(s.step, state=s.state, answer=s.answer, due_at=s.due_at, overdue=s.overdue,
-                      last_event=s.event) for s in states]
+                      last_event=s.event, suggestions=[h.value for h in offered.get(s.step.key, [])])
+             for s in states]
     return {"playbook_version": case.playbook_version, "required_done": done, "required_total": total,
             "items": items}
 

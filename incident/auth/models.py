@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -29,6 +31,39 @@ class Department(Model):
         return f"<Department {self.code}>"
 
 
+class OperatorType(enum.StrEnum):
+    """Who runs an account for the city (section 2 of the guideline)."""
+
+    CITY = "city"
+    DESIGNATED_MANAGER = "designated_manager"
+    CONTRACTOR = "contractor"
+
+
+#: Display labels of the operators; here, not in incident.labels (which re-uses them), because draft
+#: templates name them.
+OPERATOR_LABELS = {
+    OperatorType.CITY: _l("市（担当課）"),
+    OperatorType.DESIGNATED_MANAGER: _l("指定管理者"),
+    OperatorType.CONTRACTOR: _l("委託業者"),
+}
+
+
+class Operator(Model):
+    """An outside organisation that runs official accounts for the city: a designated manager (指定管理者)
+    or a contractor (委託業者). Its users see only the cases of the accounts it runs."""
+
+    __tablename__ = "operator_organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: designated_manager or contractor (never city).
+    kind: Mapped[OperatorType] = mapped_column(enum_column(OperatorType))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Operator {self.name}>"
+
+
 class User(UserMixin, Model):
     """A person who logs in; contractors and designated managers are responders with an organisation."""
 
@@ -39,8 +74,8 @@ class User(UserMixin, Model):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(enum_column(Role), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    #: For contractors (委託業者) and designated managers (指定管理者): their organisation's name.
-    organisation: Mapped[str | None] = mapped_column(String(200))
+    #: For contractors (委託業者) and designated managers (指定管理者): the organisation they work for.
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator_organisation.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     #: UI language chosen by the user; None means the default (Japanese).
     locale: Mapped[str | None] = mapped_column(String(8))
@@ -48,6 +83,12 @@ class User(UserMixin, Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
+    operator: Mapped[Operator | None] = relationship(lazy="joined")
+
+    @property
+    def organisation(self) -> str | None:
+        """The name of the outside operator this user works for, if any."""
+        return self.operator.name if self.operator else None
 
     @property
     def is_active(self) -> bool:

@@ -16,7 +16,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from incident import policy
 from incident.audit import service as audit
-from incident.auth.models import ApiToken, Department, Role, User
+from incident.auth.models import ApiToken, Department, Operator, OperatorType, Role, User
 from incident.database import may_write
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -97,6 +97,55 @@ def department_by_code(code: str) -> Department:
     return department
 
 
+def operator_named(name: str, kind: OperatorType = OperatorType.CONTRACTOR) -> Operator:
+    """The outside operator of that name, registered on first mention (names are unique)."""
+    name = name.strip()
+    operator = db.session.scalar(select(Operator).where(Operator.name == name))
+    if operator is None:
+        operator = Operator(name=name, kind=kind)
+        db.session.add(operator)
+        db.session.flush()
+    return operator
+
+
+def all_operators() -> list[Operator]:
+    """Every outside operator (委託業者・指定管理者), by name: for the registry's picker and its list."""
+    return list(db.session.scalars(select(Operator).order_by(Operator.name, Operator.id)))
+
+
+def people_of_operators(operator_ids: list[int]) -> dict[int, list[User]]:
+    """The active users of each of these operators, by name (one query): who sees their accounts' cases."""
+    people: dict[int, list[User]] = {operator_id: [] for operator_id in operator_ids}
+    if not operator_ids:
+        return people
+    for user in db.session.scalars(select(User).where(User.operator_id.in_(operator_ids), User.active.is_(True))
+                                   .order_by(User.name, User.id)):
+        people[user.operator_id or 0].append(user)
+    return people
+
+
+#: The longest operator name (the column's size).
+OPERATOR_NAME_MAX = 200
+
+
+def _user_operator(role: Role, organisation: str | None, kind: OperatorType | str | None) -> Operator | None:
+    """The operator a new user works for (registered on first mention), or None for the city's own staff."""
+    name = organisation.strip() if isinstance(organisation, str) else ""
+    if not name:
+        return None
+    if not policy.may_hold_operator(role):
+        message = _l("所属長と秘書広報課の職員は、委託業者・指定管理者の所属にできません。")
+        raise ValidationFailed(message, fields={"organisation": message})
+    if len(name) > OPERATOR_NAME_MAX or "\x00" in name:
+        message = _l("組織名は %(max)d 文字以内で入力してください。", max=OPERATOR_NAME_MAX)
+        raise ValidationFailed(message, fields={"organisation": message})
+    chosen = kind or OperatorType.CONTRACTOR
+    if chosen not in (OperatorType.CONTRACTOR, OperatorType.DESIGNATED_MANAGER):
+        message = _l("組織の種類は委託業者か指定管理者を選んでください。")
+        raise ValidationFailed(message, fields={"operator_kind": message})
+    return operator_named(name, OperatorType(chosen))
+
+
 def create_user(
     actor: User | None,
     *,
@@ -106,8 +155,11 @@ def create_user(
     department: Department,
     password: str,
     organisation: str | None = None,
+    operator_kind: OperatorType | str | None = None,
 ) -> User:
-    """Add a user with a hashed password; e-mail addresses are unique, case-insensitively."""
+    """Add a user with a hashed password; e-mail addresses are unique, case-insensitively. `organisation`
+    names the outside operator a responder works for (registered on first mention as `operator_kind`,
+    a contractor by default); supervisors and the PR office never have one."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
         raise ValidationFailed(_l("メールアドレスが正しくありません。"), fields={"email": _l("メールアドレスが正しくありません。")})
@@ -124,13 +176,16 @@ def create_user(
         )
     if db.session.scalar(select(User).where(func.lower(User.email) == email)):
         raise Conflict(_l("%(email)s はすでに登録されています。", email=email))
-    user = User(email=email, name=name.strip(), role=role, department_id=department.id,
-                organisation=(organisation or "").strip() or None)
+    operator = _user_operator(role, organisation, operator_kind)
+    user = User(email=email, name=name.strip(), role=role, department_id=department.id, operator=operator)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    audit.record(actor, "user.create", "user", user.id,
-                 changes={"email": (None, email), "role": (None, role), "department": (None, department.code)})
+    changes: dict[str, tuple[Any, Any]] = {
+        "email": (None, email), "role": (None, role), "department": (None, department.code)}
+    if operator is not None:
+        changes["organisation"] = (None, operator.name)
+    audit.record(actor, "user.create", "user", user.id, changes=changes)
     return user
 
 

@@ -17,17 +17,21 @@ from incident.extensions import Model
 
 
 class CaseKind(enum.StrEnum):
-    """The kinds of trouble in section 3(4), plus account takeover (3(2)ウ, 3(3)オ・カ)."""
+    """The kinds of trouble in section 3(4), plus account takeover (3(2)ウ, 3(3)オ・カ) and an abandoned
+    account (3(2)ウ)."""
 
     FLAMING = "flaming"
     IMPERSONATION = "impersonation"
     FALSE_INFORMATION = "false_information"
     ACCOUNT_TAKEOVER = "account_takeover"
+    #: A closed or dormant official account still online or used by someone else (3(2)ウ).
+    DORMANT_ACCOUNT = "dormant_account"
 
 
 class Severity(enum.StrEnum):
-    """How urgent a case is."""
+    """How urgent a case is; critical (緊急) escalates in minutes and may go straight to the PR office."""
 
+    CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
@@ -49,6 +53,7 @@ KIND_LABELS = {
     CaseKind.IMPERSONATION: _l("なりすまし"),
     CaseKind.FALSE_INFORMATION: _l("事実と反する内容"),
     CaseKind.ACCOUNT_TAKEOVER: _l("乗っ取り"),
+    CaseKind.DORMANT_ACCOUNT: _l("廃止・休止アカウント"),
 }
 STATUS_LABELS = {
     CaseStatus.NEW: _l("新規"),

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from incident import policy
@@ -24,6 +25,14 @@ from incident.extensions import db
 from incident.validation import parse_id
 
 
+class CaseSort(enum.StrEnum):
+    """Orders of the case list: newest first (the default), or the most urgent first (critical, high,
+    medium, low; newest first within each)."""
+
+    NEWEST = "newest"
+    SEVERITY = "severity"
+
+
 @dataclasses.dataclass
 class CaseFilters:
     """List filters; empty values mean "any"."""
@@ -35,17 +44,27 @@ class CaseFilters:
     assignee_id: int | None = None
     department: str | None = None
     q: str | None = None
+    #: Newest first (None, the default), or the most urgent first.
+    sort: CaseSort | None = None
+
+
+#: Severity from most to least urgent, as a sortable number.
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(
+    (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW))}
 
 
 def case_list_query(actor: User, filters: CaseFilters) -> Select[tuple[Case]]:
-    """The visible cases matching the filters, newest first, with list columns loaded eagerly."""
+    """The visible cases matching the filters, newest first (or most urgent first), with list columns
+    loaded eagerly."""
     query = (
         select(Case)
         .where(policy.visible_cases_clause(actor, Case))
         .options(joinedload(Case.assignee), joinedload(Case.department),
                  joinedload(Case.official_account))
-        .order_by(Case.created_at.desc(), Case.id.desc())
     )
+    if filters.sort == CaseSort.SEVERITY:
+        query = query.order_by(case(SEVERITY_RANK, value=Case.severity, else_=len(SEVERITY_RANK)))
+    query = query.order_by(Case.created_at.desc(), Case.id.desc())
     if filters.kind:
         query = query.where(Case.kind == filters.kind)
     if filters.status:
@@ -94,11 +113,12 @@ def timeline(case: Case) -> list[TimelineEvent]:
 
 
 def assignable_users(actor: User, case: Case) -> list[User]:
-    """Who the actor may assign this case to, by name."""
+    """Who the actor may assign this case to, by name (policy.can_assign_to: an outside operator's people
+    only for a case about an account their operator runs)."""
     query = select(User).where(User.active.is_(True)).order_by(User.name)
     if not policy.assigns_across_departments(actor):
         query = query.where(User.department_id == case.department_id)
-    return list(db.session.scalars(query))
+    return [user for user in db.session.scalars(query) if policy.can_assign_to(actor, case, user)]
 
 
 def filters_from_args(args: Any) -> CaseFilters:
@@ -129,4 +149,5 @@ def filters_from_args(args: Any) -> CaseFilters:
         assignee_id=assignee_id,
         department=(args.get("department") or "").strip() or None,
         q=(args.get("q") or "").strip()[:100] or None,
+        sort=member("sort", CaseSort),
     )

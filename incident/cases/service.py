@@ -103,10 +103,22 @@ def _next_number(year: int) -> int:
     return int(db.session.execute(statement).scalar_one())
 
 
-def _check_account(account_id: int | None) -> None:
-    if account_id is not None and db.session.get(OfficialAccount, account_id) is None:
+def _check_account(account_id: int | None) -> OfficialAccount | None:
+    account = db.session.get(OfficialAccount, account_id) if account_id is not None else None
+    if account_id is not None and account is None:
         raise ValidationFailed(fields={"official_account_id": _l("その公式アカウントは登録されていません。")},
         )
+    return account
+
+
+#: Why an outside operator's user may not open (or move) a case about an account (policy.can_open_case_about).
+NOT_YOUR_ACCOUNT = _l("委託業者・指定管理者の方が登録できるのは、自社が運用する公式アカウントの案件だけです。")
+
+
+def _check_account_for(actor: User, account: OfficialAccount | None) -> None:
+    """An outside operator's user names only an account their operator runs (422 on the field otherwise)."""
+    if not policy.can_open_case_about(actor, account):
+        raise ValidationFailed(fields={"official_account_id": NOT_YOUR_ACCOUNT})
 
 
 def get_case(actor: User, case_id: int) -> Case:
@@ -121,11 +133,17 @@ def open_case(
     department_id: int | None = None,
     assignee_id: int | None = None,
 ) -> Case:
-    """Open a case in the actor's department (the PR office may choose another) and log it."""
+    """Open a case in the actor's department (the PR office may choose another) and log it; an outside
+    operator's user opens it about an account their operator runs, in that account's department."""
     fields = clean_case_fields(data, partial=False)
     targets = clean_targets(data.get("urls"))
-    _check_account(fields.get("official_account_id"))
-    if department_id is None or department_id == actor.department_id:
+    account = _check_account(fields.get("official_account_id"))
+    _check_account_for(actor, account)
+    if account is not None and policy.is_operator_user(actor):
+        if department_id not in (None, actor.department_id, account.department_id):
+            raise PermissionDenied(_l("他の所属の案件は登録できません。"))
+        department_id = account.department_id
+    elif department_id is None or department_id == actor.department_id:
         department_id = actor.department_id
     elif not policy.can_open_case_for_any_department(actor):
         raise PermissionDenied(_l("他の所属の案件は登録できません。"))
@@ -152,8 +170,8 @@ def open_case(
               kind=case.kind.value, severity=case.severity.value, title=case.title)
     audit.record(actor, "case.create", "case", case.id, case_id=case.id,
                  changes={name: (None, getattr(case, name)) for name in EDITABLE_FIELDS})
-    for target in targets:
-        add_offending_item(actor, case, target)
+    for target in targets:  # seen when the case was detected, not when it was typed in
+        add_offending_item(actor, case, target, captured_at=case.detected_at)
     # Known fake accounts: an impersonation case whose URLs / @handles match a recorded fake is linked
     # to it, so the case page shows the earlier cases that met it (incident.fakes); the supervisors hear
     # of it (incident.notifications). Sent before assigning, so the links precede the assignment.
@@ -182,7 +200,9 @@ def update_case(actor: User, case: Case, version: Any, data: dict[str, Any]) -> 
             current=case,
         )
     if "official_account_id" in fields:
-        _check_account(fields["official_account_id"])
+        account = _check_account(fields["official_account_id"])
+        if fields["official_account_id"] != case.official_account_id:
+            _check_account_for(actor, account)
     changes = {
         name: (getattr(case, name), value)
         for name, value in fields.items()

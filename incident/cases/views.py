@@ -32,11 +32,18 @@ from incident.pagination import page_args
 bp = Blueprint("cases", __name__)
 
 
-def _fill_case_choices(form: Any) -> None:
+def _fill_case_choices(form: Any, case: Any = None) -> None:
+    """The pickers; an outside operator's user is offered only the accounts their operator runs (and, when
+    editing, the case's own)."""
+    def offered(account: Any) -> bool:
+        return (policy.can_open_case_about(current_user, account)
+                or case is not None and (account.id if account else None) == case.official_account_id)
+
     form.platform.choices = labels.options([("", _("（未選択）"))]) + labels.choices(labels.PLATFORM_LABELS)
-    form.official_account_id.choices = labels.options([("", _("（なし）"))] + [
+    none = [("", _("（なし）"))] if offered(None) else []
+    form.official_account_id.choices = labels.options(none + [
         (str(a.id), f"{labels.PLATFORM_LABELS[a.platform]}：{a.name}（{a.department.name}）")
-        for a in all_accounts()
+        for a in all_accounts() if offered(a)
     ])
 
 
@@ -269,7 +276,7 @@ def edit(case_id: int):
     """Edit the case's fields; a save based on an older version is refused and nothing typed is lost."""
     case = service.get_case(current_user, case_id)
     form = EditCaseForm(obj=case if request.method == "GET" else None)
-    _fill_case_choices(form)
+    _fill_case_choices(form, case)
     if request.method == "GET":
         form.kind.data = case.kind.value
         form.severity.data = case.severity.value

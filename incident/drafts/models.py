@@ -24,6 +24,8 @@ class DraftType(enum.StrEnum):
     CORRECTION = "correction"
     CORRECT_INFO = "correct_info"
     CITIZEN_WARNING = "citizen_warning"
+    #: Asking the platform to give a taken-over account back (tracked like a takedown).
+    RECOVERY = "recovery"
 
 
 class DraftStatus(enum.StrEnum):
@@ -44,11 +46,21 @@ class Route(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """What came of a takedown request."""
+    """What came of a takedown (removed) or recovery (recovered) request."""
 
     REMOVED = "removed"
+    RECOVERED = "recovered"
     REFUSED = "refused"
     NO_ANSWER = "no_answer"
+
+
+#: Requests to a platform that are tracked until answered: a platform, a follow-up date, an outcome.
+FOLLOWED_UP_TYPES = (DraftType.TAKEDOWN, DraftType.RECOVERY)
+#: The outcomes each followed-up request may end with (a takedown is not "recovered", a recovery not "removed").
+OUTCOMES = {
+    DraftType.TAKEDOWN: (Outcome.REMOVED, Outcome.REFUSED, Outcome.NO_ANSWER),
+    DraftType.RECOVERY: (Outcome.RECOVERED, Outcome.REFUSED, Outcome.NO_ANSWER),
+}
 
 
 class Draft(Model):
@@ -62,6 +74,9 @@ class Draft(Model):
     #: For takedowns: the platform the request goes to.
     platform: Mapped[str | None] = mapped_column(String(20))
     lang: Mapped[str] = mapped_column(String(5), default="ja")
+    #: Where the text will be posted (a channel of platforms.toml: x, line, website...), which sets its
+    #: length limit; None for letters and forms (takedown, recovery, press).
+    channel: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[DraftStatus] = mapped_column(enum_column(DraftStatus), default=DraftStatus.EDITING, index=True)
     route: Mapped[Route | None] = mapped_column(enum_column(Route))
     #: Pre-approved scope (3(1)イ(ウ)b): a, b or c, and where the content was published.
@@ -100,6 +115,8 @@ class DraftRevision(Model):
     draft_id: Mapped[int] = mapped_column(ForeignKey("draft.id"), index=True)
     number: Mapped[int] = mapped_column()
     body: Mapped[str] = mapped_column(Text)
+    #: The long rendition for the city website, approved together with the short body ("" when none).
+    web_body: Mapped[str] = mapped_column(Text, default="", server_default="")
     #: generated (from the template) or edited (typed by a person).
     origin: Mapped[str] = mapped_column(String(20), default="edited")
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -154,6 +171,8 @@ class Publication(Model):
     url: Mapped[str] = mapped_column(String(500), default="")
     #: form, email, in_app, post, press (how it went out).
     channel: Mapped[str] = mapped_column(String(20), default="")
+    #: Where it was published (a channel of platforms.toml: x, line, website...); one row per place.
+    place: Mapped[str] = mapped_column(String(20), default="", server_default="")
     #: The platform's reference number for a takedown request.
     reference: Mapped[str] = mapped_column(String(200), default="")
     note: Mapped[str] = mapped_column(Text, default="")

@@ -24,6 +24,9 @@ TRANSITIONS: dict[tuple[DraftStatus, DraftStatus], frozenset[str]] = {
     (EDITING, APPROVED): frozenset({"pre_approve"}),
     (SUBMITTED, APPROVED): frozenset({"approve"}),
     (APPROVED, SENT): frozenset({"send"}),
+    # One approval, published in several places: a notice already out may be recorded in more places
+    # (incident.drafts.sending; letters are recorded once).
+    (SENT, SENT): frozenset({"add_place"}),
 }
 
 #: What refusing an action says, whatever status the draft is in...
@@ -34,6 +37,7 @@ _REFUSED: dict[str, Any] = {
     "approve": _l("承認を求められていない文案です（先に「承認を依頼」してください）。"),
     "return": _l("承認待ちの文案ではありません。"),
     "send": _l("承認されていない文案は公開・提出できません（3(1)イ(ウ)）。"),
+    "add_place": _l("公開した場所を追加できるのは、公開済みの周知・訂正などの文案だけです。"),
 }
 #: ...unless a status has a message of its own.
 _REFUSED_FROM: dict[tuple[str, DraftStatus], Any] = {

@@ -14,7 +14,6 @@ from flask_wtf import FlaskForm
 from incident import boundary, labels, policy
 from incident.auth.forms import form_error
 from incident.cases import service as cases
-from incident.dates import era_date, utcnow
 from incident.drafts import blanks, sending, service
 from incident.drafts.disclosure import check_with_config
 from incident.drafts.forms import (
@@ -28,7 +27,7 @@ from incident.drafts.forms import (
     SubmitForm,
     WithdrawForm,
 )
-from incident.drafts.models import Draft, DraftType
+from incident.drafts.models import FOLLOWED_UP_TYPES, OUTCOMES, Draft, DraftStatus, DraftType
 from incident.errors import CaseError, Conflict, ValidationFailed
 
 bp = Blueprint("drafts", __name__)
@@ -37,7 +36,8 @@ bp = Blueprint("drafts", __name__)
 @bp.app_context_processor
 def draft_globals() -> dict[str, Any]:
     return {"draft_type_labels": labels.DRAFT_TYPE_LABELS, "draft_status_labels": labels.DRAFT_STATUS_LABELS,
-            "draft_channel_labels": labels.SENDING_CHANNEL_LABELS, "draft_outcome_labels": labels.TAKEDOWN_OUTCOME_LABELS}
+            "draft_channel_labels": labels.SENDING_CHANNEL_LABELS, "draft_outcome_labels": labels.TAKEDOWN_OUTCOME_LABELS,
+            "draft_place_labels": service.channel_labels()}
 
 
 @bp.app_template_global("case_drafts")
@@ -84,6 +84,7 @@ def show(case_id: int, draft_id: int):
     if base is latest:
         base = None
     pr_problems = check_with_config(latest.body) if request.args.get("pr_check") else None
+    publications = sending.publications_of(draft)
     return render_template(
         "drafts/show.html", case=case, draft=draft, latest=latest, revisions=revisions, base=base,
         diff=service.diff(base.body, latest.body) if base else None,
@@ -94,9 +95,17 @@ def show(case_id: int, draft_id: int):
         own=service.is_own(current_user, draft),
         requirements=sending.platform_checklist(current_user, case, draft) if draft.type == DraftType.TAKEDOWN else [],
         ask_labels=labels.TAKEDOWN_ASK_LABELS, facts=service.wording().platforms.get(draft.platform or ""),
-        publication=next((p for p in sending.ledger(case) if p.draft_id == draft.id and p.kind != "withdrawal"), None),
+        publication=publications[0] if publications else None, publications=publications,
+        recorded_places={p.place for p in publications if p.place}, letter=service.is_letter(draft.type),
+        channels=service.wording().channels, channel=service.channel_facts(draft.channel),
+        editor_channel=draft.channel or service.default_channel(case, draft.type),
+        measures=service.measures(draft, latest), counter_rules=service.counter_rules(),
+        place_measures=service.place_measures(latest),
+        web_diff=service.diff(base.web_body, latest.web_body) if base and (base.web_body or latest.web_body) else None,
+        web_blanks=blanks.find_blanks(latest.web_body), web_segments=blanks.segments(latest.web_body),
         pr_problems=pr_problems, takedown_channels=sending.TAKEDOWN_CHANNELS, notice_channels=sending.NOTICE_CHANNELS,
         follow_up_days=sending.follow_up_days(draft), today=sending.today(),
+        followed_up=draft.type in FOLLOWED_UP_TYPES, outcomes=[o.value for o in OUTCOMES.get(draft.type, ())],
         blanks=blanks.find_blanks(latest.body), segments=blanks.segments(latest.body),
     )
 
@@ -131,7 +140,8 @@ def revise(case_id: int, draft_id: int):
     try:
         if not form.validate_on_submit():
             raise form_error(form)
-        service.revise(current_user, draft, form.body.data, base_revision=form.base_revision.data)
+        service.revise(current_user, draft, form.body.data, base_revision=form.base_revision.data,
+                       web_body=form.sent("web_body"), channel=form.sent("channel"))
     except (ValidationFailed, CaseError) as exc:  # bad text, "same text" or "already sent": not someone else's edit
         boundary.refuse(exc)
         return _to_draft(draft, "editor")
@@ -188,7 +198,7 @@ def return_(case_id: int, draft_id: int):
 def sent(case_id: int, draft_id: int):
     """Record where and when the approved text went out."""
     form = SentForm()
-    return _act(case_id, draft_id, form, lambda d: sending.record_sent(current_user, d, form.data),
+    return _act(case_id, draft_id, form, lambda d: sending.publish(current_user, d, form.payload()),
                 _("公開・提出を記録しました。"), "sending")
 
 
@@ -228,10 +238,14 @@ def _file_name(draft: Draft, extension: str) -> str:
 def export(case_id: int, draft_id: int, extension: str):
     """Download the current text as plain text or Markdown (UTF-8)."""
     draft = service.get_draft(current_user, case_id, draft_id)
-    body = service.latest_revision(draft).body
+    # Both texts, each under its heading, when the notice has a website rendition.
+    texts = service.headed_texts(draft, service.latest_revision(draft))
     if extension == "md":
         label = str(labels.DRAFT_TYPE_LABELS[draft.type])
-        body = f"# {label}（{service.case_of(draft).number}）\n\n{body}"
+        parts = [f"## {heading}\n\n{text}" if heading else text for heading, text in texts]
+        body = f"# {label}（{service.case_of(draft).number}）\n\n" + "\n".join(parts)
+    else:
+        body = "\n".join(f"【{heading}】\n{text}" if heading else text for heading, text in texts)
     name = _file_name(draft, extension)
     # Werkzeug adds "; charset=utf-8" to every text/* mimetype.
     response = Response(body, mimetype="text/markdown" if extension == "md" else "text/plain")
@@ -243,8 +257,10 @@ def export(case_id: int, draft_id: int, extension: str):
 @bp.route("/cases/<int:case_id>/drafts/<int:draft_id>/print")
 @login_required
 def print_page(case_id: int, draft_id: int):
-    """A printable A4 page with the 令和 date and the department's name (press notices and the like)."""
+    """A printable A4 page of the text as written (its own date and sender), marked 未承認 until approved."""
     draft = service.get_draft(current_user, case_id, draft_id)
     case = service.case_of(draft)
-    return render_template("drafts/print.html", case=case, draft=draft, latest=service.latest_revision(draft),
-                           reiwa_today=era_date(utcnow()))
+    latest = service.latest_revision(draft)
+    return render_template("drafts/print.html", case=case, draft=draft, latest=latest,
+                           texts=service.headed_texts(draft, latest),
+                           approved=draft.status in (DraftStatus.APPROVED, DraftStatus.SENT))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import HiddenField, RadioField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from incident.auth.forms import stripped
 from incident.escalation.service import REASON_MAX
@@ -18,6 +18,8 @@ class EscalateForm(FlaskForm):
 
     reason = TextAreaField(_l("理由"), filters=[stripped],
                            validators=[DataRequired(_REASON), Length(max=REASON_MAX, message=_REASON)])
+    #: Where it starts, when the actor may choose (a responder on a critical case); the service checks it.
+    level = RadioField(_l("知らせる先"), choices=[], validate_choice=False, validators=[Optional()])
 
 
 class AcknowledgeForm(FlaskForm):

@@ -19,6 +19,19 @@ ESCALATION_TRIGGER_LABELS = {
     "step_overdue": _l("必須の手順が期限を過ぎた"),
     "approval_wait": _l("文案が承認待ちのまま時間が過ぎた"),
 }
+#: How someone took an escalation on by acting on its case (the timeline event's `by`); pressing 受ける has none.
+ESCALATION_TAKEN_BY_LABELS = {
+    "case_acknowledged": _l("案件の受付により"),
+    "case_assigned": _l("担当者の割り当てにより"),
+    "draft_approved": _l("文案の承認により"),
+    "draft_returned": _l("文案の差し戻しにより"),
+}
+#: Who is told at each level of the chain (escalation.toml `levels`).
+ESCALATION_LEVEL_LABELS = {
+    "assignee": _l("担当者"),
+    "supervisors": _l("所属長"),
+    "pr_office": _l("秘書広報課"),
+}
 
 class Escalation(Model):
     """A case (or one of its steps or drafts) brought to the next level, until someone acknowledges it."""

@@ -5,7 +5,7 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-SEVERITIES = ("high", "medium", "low")
+SEVERITIES = ("critical", "high", "medium", "low")
 LEVELS = ("assignee", "supervisors", "pr_office")
 _TIMES = ("unacknowledged_minutes", "step_overdue_minutes", "approval_wait_minutes", "next_level_minutes")
 
@@ -56,7 +56,7 @@ def load_rules(path: Path) -> Rules:
         raise EscalationRulesError(f"{path}:{_line(text, name)}: unknown table or key {name!r}")
     severity = data.get("severity")
     if not isinstance(severity, dict) or set(severity) != set(SEVERITIES):
-        raise EscalationRulesError(f"{path}: [severity.high], [severity.medium] and [severity.low] are all needed")
+        raise EscalationRulesError(f"{path}: [severity.critical], [severity.high], [severity.medium] and [severity.low] are all needed")
     timings = {}
     for name in SEVERITIES:
         table = severity[name]

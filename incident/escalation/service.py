@@ -25,11 +25,16 @@ from incident.dates import utcnow
 from incident.drafts.models import Draft, DraftStatus, Route
 from incident.drafts.service import is_own
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
-from incident.escalation.models import ESCALATION_TRIGGER_LABELS, Escalation, EscalationNotice
+from incident.escalation.models import (
+    ESCALATION_LEVEL_LABELS,
+    ESCALATION_TRIGGER_LABELS,
+    Escalation,
+    EscalationNotice,
+)
 from incident.escalation.rules import Rules
 from incident.extensions import db
 from incident.notifications import service as notifications
-from incident.playbooks.service import checklist
+from incident.playbooks.service import PENDING, StepState, checklist
 
 REASON_MAX = 2000
 def rules() -> Rules:
@@ -38,12 +43,15 @@ def rules() -> Rules:
 
 
 def recipients(case: Case, level_name: str) -> list[User]:
-    """Who is told at a level: the assignee, the department's supervisors, or the PR office."""
+    """Who is told at a level: the assignee, the department's supervisors, or the PR office; never anyone
+    who may not see the case (an outside operator's user hears only of cases they see, policy.can_view)."""
     if level_name == "assignee":
-        return [case.assignee] if case.assignee is not None and case.assignee.active else []
-    if level_name == "supervisors":
-        return supervisors_of(case.department_id)
-    return pr_office()
+        people = [case.assignee] if case.assignee is not None and case.assignee.active else []
+    elif level_name == "supervisors":
+        people = supervisors_of(case.department_id)
+    else:
+        people = pr_office()
+    return [person for person in people if policy.can_view(person, case)]
 
 
 def _level_index(name: str) -> int:
@@ -80,16 +88,39 @@ def _next_at(case: Case, now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(minutes=rules().timings[case.severity.value].next_level_minutes)
 
 
-def escalate(actor: User, case: Case, reason: Any) -> Escalation:
-    """Bring a case to the next level by hand: a responder's to the supervisors, a supervisor's to the PR office."""
+def _start_level(actor: User, case: Case, wanted: Any) -> str:
+    """The level a hand-raised escalation starts at: the one asked for, if the actor may start there."""
+    allowed = policy.escalation_start_levels(actor, case)
+    if wanted in (None, ""):
+        return allowed[0]
+    if isinstance(wanted, str) and wanted in allowed:
+        return wanted
+    if wanted == "pr_office" and "supervisors" in allowed:
+        message = _l("担当者が秘書広報課へ直接エスカレーションできるのは、重大度が「緊急」の案件だけです。")
+    else:
+        message = _l("エスカレーション先は「%(levels)s」から選んでください。",
+                     levels="」「".join(str(ESCALATION_LEVEL_LABELS[name]) for name in allowed))
+    raise ValidationFailed(fields={"level": message})
+
+
+def escalate(actor: User, case: Case, reason: Any, level: Any = None) -> Escalation:
+    """Bring a case to the next level by hand: a responder's to the supervisors (a critical case's straight to
+    the PR office if `level` asks), a supervisor's to the PR office."""
     if not policy.can_view(actor, case):
         raise NotFound()
     require_open(case)  # a closed case needs nobody's attention; reopen it first
     text = reason.strip() if isinstance(reason, str) else ""
+    errors: dict[str, Any] = {}
     if not text or len(text) > REASON_MAX or "\x00" in text:
-        raise ValidationFailed(fields={"reason": _l("理由を %(max)d 文字以内で入力してください。", max=REASON_MAX)})
+        errors["reason"] = _l("理由を %(max)d 文字以内で入力してください。", max=REASON_MAX)
+    try:
+        start_level = _start_level(actor, case, level)
+    except ValidationFailed as exc:
+        errors.update(exc.fields or {})
+    if errors:
+        raise ValidationFailed(fields=errors)
     now = utcnow()
-    start = _level_index(policy.escalation_start_level(actor))
+    start = _level_index(start_level)
     escalation = Escalation(case_id=case.id, trigger="manual", reason=text, level=start,
                             raised_by_id=actor.id, created_at=now, next_at=_next_at(case, now))
     db.session.add(escalation)
@@ -147,6 +178,7 @@ class Queue:
     cases_by_id: dict[int, Case]
     unassigned: list[Case]
     approvals: list[tuple[Draft, Case]]
+    #: For each unassigned case (by id), who the user may assign it to.
     people: dict[int, list[User]]
 
 
@@ -156,17 +188,20 @@ QUEUE_LIMIT = 100
 
 def queue_for(user: User) -> Queue:
     """The user's work queue, in a fixed number of queries (one more per department with unassigned cases)."""
-    mine = list(db.session.scalars(
-        select(Escalation).where(
-            Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None),
-            Escalation.id.in_(select(EscalationNotice.escalation_id).where(EscalationNotice.user_id == user.id)))
-        .order_by(Escalation.created_at)))
+    told = select(Escalation).where(
+        Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None),
+        Escalation.id.in_(select(EscalationNotice.escalation_id).where(EscalationNotice.user_id == user.id)))
+    if not policy.being_told_shows_case(user):  # an outside operator's user: only cases they still see
+        told = told.where(Escalation.case_id.in_(select(Case.id).where(policy.visible_cases_clause(user, Case))))
+    mine = list(db.session.scalars(told.order_by(Escalation.created_at)))
     case_ids = {e.case_id for e in mine}
     unassigned: list[Case] = []
     approvals: list[tuple[Draft, Case]] = []
     if policy.sees_team_queue(user):
-        query = (select(Case).where(Case.assignee_id.is_(None), Case.status != CaseStatus.CLOSED)
-                 .options(joinedload(Case.department)).order_by(Case.created_at).limit(QUEUE_LIMIT))
+        query = (select(Case).where(Case.assignee_id.is_(None), Case.status != CaseStatus.CLOSED,
+                                    policy.visible_cases_clause(user, Case))
+                 .options(joinedload(Case.department), joinedload(Case.official_account))
+                 .order_by(Case.created_at).limit(QUEUE_LIMIT))
         if not policy.lists_every_department(user):
             query = query.where(Case.department_id == user.department_id)
         unassigned = list(db.session.scalars(query))
@@ -179,8 +214,11 @@ def queue_for(user: User) -> Queue:
         approvals = [(d, c) for d, c in db.session.execute(submitted).tuples() if not is_own(user, d)]
     cases_by_id = ({c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(case_ids)))}
                    if case_ids else {})
-    people = {department_id: active_people(department_id)
-              for department_id in dict.fromkeys(c.department_id for c in unassigned)}
+    of_department = {department_id: active_people(department_id)
+                     for department_id in dict.fromkeys(c.department_id for c in unassigned)}
+    # Per case: an outside operator's people may take only the cases of the accounts their operator runs.
+    people = {c.id: [u for u in of_department[c.department_id] if policy.can_assign_to(user, c, u)]
+              for c in unassigned}
     return Queue(mine, cases_by_id, unassigned, approvals, people)
 
 
@@ -253,6 +291,41 @@ def _raise(case: Case, trigger: str, subject: str, reason: str, start_level: str
     report.raised += 1
 
 
+def _waiting_for_approval(case: Case) -> set[str]:
+    """The draft types of the case with a draft submitted and awaiting a decision."""
+    return {value.value for value in db.session.scalars(select(Draft.type).where(
+        Draft.case_id == case.id, Draft.status == DraftStatus.SUBMITTED))}
+
+
+def _unacknowledged_taken_on(case: Case) -> bool:
+    """Whether someone took on the case's unacknowledged-case escalation (the case may still be unacknowledged)."""
+    return db.session.scalar(select(Escalation.id).where(
+        Escalation.case_id == case.id, Escalation.trigger == "unacknowledged",
+        Escalation.acknowledged_at.is_not(None)).limit(1)) is not None
+
+
+def _overdue_steps(case: Case, now: dt.datetime) -> list[StepState]:
+    """The required steps overdue long enough to escalate, leaving out those whose lateness another
+    escalation already stands for, so that one problem raises one alarm:
+
+    - while nobody has acknowledged the case or taken on its unacknowledged-case escalation, that escalation
+      stands for every late step (they are late because nobody has the case);
+    - a step that only the supervisor's acknowledgement completes is late only because the case is
+      unacknowledged: while it is, that is the unacknowledged-case escalation, never a step escalation;
+    - a draft step whose draft awaits approval waits on the approver: that is the approval-wait escalation."""
+    if case.acknowledged_at is None and not _unacknowledged_taken_on(case):
+        return []
+    timing = rules().timings[case.severity.value]
+    limit = now - dt.timedelta(minutes=timing.step_overdue_minutes)
+    late = [state for state in checklist(case, now=now)
+            if state.state == PENDING and state.step.required and state.due_at is not None and state.due_at <= limit
+            and not (case.acknowledged_at is None and state.step.completes_on == "supervisor_acknowledgement")]
+    if any(state.step.type == "draft" for state in late):
+        waiting = _waiting_for_approval(case)
+        late = [state for state in late if not (state.step.type == "draft" and state.step.draft_type in waiting)]
+    return late
+
+
 def _still_due(escalation: Escalation, case: Case, now: dt.datetime) -> bool:
     """Whether the cause of a timed escalation is still there (else it resolves by itself)."""
     if case.status == CaseStatus.CLOSED:
@@ -261,10 +334,7 @@ def _still_due(escalation: Escalation, case: Case, now: dt.datetime) -> bool:
         return case.acknowledged_at is None
     if escalation.trigger == "step_overdue":
         # Still due while any required step of the case is overdue (not only the first one named).
-        timing = rules().timings[case.severity.value]
-        return any(s.state == "pending" and s.step.required and s.due_at is not None
-                   and s.due_at <= now - dt.timedelta(minutes=timing.step_overdue_minutes)
-                   for s in checklist(case, now=now))
+        return bool(_overdue_steps(case, now))
     if escalation.trigger == "approval_wait":
         draft_id, _, version = escalation.subject.partition(":")
         draft = db.session.get(Draft, int(draft_id))
@@ -286,12 +356,13 @@ def _raise_for_case(case_id: int, now: dt.datetime) -> SweepReport:
         return report
     timing = rules().timings[case.severity.value]
     # Everything is read before the first write, which is when SQLite's write lock is taken.
-    overdue = [state for state in checklist(case, now=now)
-               if state.state == "pending" and state.step.required and state.due_at is not None
-               and state.due_at <= now - dt.timedelta(minutes=timing.step_overdue_minutes)]
-    if case.acknowledged_at is None and case.created_at <= now - dt.timedelta(minutes=timing.unacknowledged_minutes):
-        _raise(case, "unacknowledged", "", str(_l("登録から %(m)d 分、受付されていません。",
-                                                    m=timing.unacknowledged_minutes)),
+    overdue = _overdue_steps(case, now)
+    # Counted from detection, which may be hours before the case was opened.
+    if case.acknowledged_at is None and case.detected_at <= now - dt.timedelta(minutes=timing.unacknowledged_minutes):
+        waited = int((now - case.detected_at).total_seconds() // 60)
+        _raise(case, "unacknowledged", "",
+               str(_l("検知から %(m)d 分、受付されていません（目安は %(limit)d 分以内）。",
+                      m=waited, limit=timing.unacknowledged_minutes)),
                "assignee", now, report)
     # One step escalation open per case at a time, naming every overdue step, so a late case raises
     # one alarm rather than one per step. Its key is the set of overdue steps: once acknowledged,
@@ -416,10 +487,60 @@ def resolve_for_case(case: Case, trigger: str) -> None:
         Escalation.resolved_at.is_(None)).values(resolved_at=utcnow(), next_at=None))
 
 
+def take_on_by_acting(actor: User, case: Case, how: str, *, besides: Draft | None = None) -> list[Escalation]:
+    """Someone at (or above) an open escalation's current level acted on the case (`how`, a key of
+    ESCALATION_TAKEN_BY_LABELS): it is theirs now, acknowledged in their name, and climbs no further. The person who
+    raised it, and anyone below its level, acting on the case leaves it climbing. The approval wait of a
+    draft just decided (`besides`) is not taken on: its cause is gone, and the sweep resolves it."""
+    levels = rules().levels
+    now = utcnow()
+    taken = []
+    for escalation in open_escalations(case):
+        if (besides is not None and escalation.trigger == "approval_wait"
+                and escalation.subject.partition(":")[0] == str(besides.id)):
+            continue
+        level = levels[min(escalation.level, len(levels) - 1)]
+        if not policy.takes_escalation_by_acting(actor, case, level, raised_by_id=escalation.raised_by_id):
+            continue
+        if _update(update(Escalation).where(
+                Escalation.id == escalation.id, Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None))
+                .values(acknowledged_at=now, acknowledged_by_id=actor.id, next_at=None)) != 1:
+            continue  # taken on or resolved meanwhile
+        db.session.refresh(escalation)
+        _timeline(case, actor, "escalation_acknowledged", escalation, by=how)
+        audit.record(actor, "escalation.acknowledge", "escalation", escalation.id, case_id=case.id,
+                     changes={"acknowledged_at": (None, now), "by": (None, how)})
+        taken.append(escalation)
+    return taken
+
+
+def taken_on(case: Case, limit: int = 10) -> list[Escalation]:
+    """The case's escalations someone has taken on, latest first (shown under the open ones)."""
+    return list(db.session.scalars(
+        select(Escalation).where(Escalation.case_id == case.id, Escalation.acknowledged_at.is_not(None))
+        .options(joinedload(Escalation.acknowledged_by)).order_by(Escalation.acknowledged_at.desc(), Escalation.id.desc())
+        .limit(limit)))
+
+
 @signals.case_acknowledged.connect
-def _resolve_on_acknowledgement(case: Case, **_: Any) -> None:
-    """Acknowledging a case stops its unacknowledged-case escalation."""
+def _on_case_acknowledged(case: Case, *, actor: User, **_: Any) -> None:
+    """Acknowledging a case resolves its unacknowledged-case escalation (the cause is gone) and takes on the
+    others at the acknowledging person's level."""
     resolve_for_case(case, "unacknowledged")
+    take_on_by_acting(actor, case, "case_acknowledged")
+
+
+@signals.case_assigned.connect
+def _on_case_assigned(case: Case, *, actor: User, **_: Any) -> None:
+    """Assigning a case takes on its escalations at the assigning person's level."""
+    take_on_by_acting(actor, case, "case_assigned")
+
+
+@signals.draft_decided.connect
+def _on_draft_decided(draft: Draft, *, actor: User, case: Case, approved: bool, **_: Any) -> None:
+    """Approving or returning a draft takes on the case's escalations at the deciding person's level (the
+    draft's own approval wait resolves at the next sweep: it no longer waits)."""
+    take_on_by_acting(actor, case, "draft_approved" if approved else "draft_returned", besides=draft)
 
 
 @signals.case_closed.connect

@@ -21,13 +21,25 @@ bp = Blueprint("escalation", __name__)
 @bp.app_context_processor
 def escalation_globals() -> dict[str, Any]:
     return {"escalation_trigger_labels": labels.ESCALATION_TRIGGER_LABELS, "escalation_level_labels": labels.ESCALATION_LEVEL_LABELS,
-            "escalation_levels": service.rules().levels}
+            "escalation_taken_by_labels": labels.ESCALATION_TAKEN_BY_LABELS, "escalation_levels": service.rules().levels}
 
 
 @bp.app_template_global("case_escalations")
 def case_escalations(case: Any) -> list[Escalation]:
     """The open escalations shown as a banner on the case page."""
     return service.open_escalations(case)
+
+
+@bp.app_template_global("escalations_taken_on")
+def escalations_taken_on(case: Any) -> list[Escalation]:
+    """The case's escalations someone has taken on, latest first, shown under the open ones."""
+    return service.taken_on(case)
+
+
+@bp.app_template_global("escalation_start_levels")
+def escalation_start_levels(case: Any) -> tuple[str, ...]:
+    """Where the current user's escalation of the case may start (a choice when there are several)."""
+    return policy.escalation_start_levels(current_user, case)
 
 
 @bp.app_template_global("open_escalation_counts")
@@ -45,11 +57,12 @@ def escalate(case_id: int):
     try:
         if not form.validate_on_submit():
             raise form_error(form)
-        service.escalate(current_user, case, form.reason.data)
-    except (ValidationFailed, CaseError) as exc:  # no reason, or a closed case
+        escalation = service.escalate(current_user, case, form.reason.data, form.level.data)
+    except (ValidationFailed, CaseError) as exc:  # no reason, a level the user may not choose, or a closed case
         boundary.refuse(exc)
     else:
-        flash(_("エスカレーションしました。次の段階の人に知らせました。"), "success")
+        level = service.rules().levels[escalation.level]
+        flash(_("エスカレーションしました。%(who)sに知らせました。", who=labels.ESCALATION_LEVEL_LABELS[level]), "success")
     return redirect(url_for("cases.show", case_id=case.id, _anchor="escalations"))
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -75,6 +76,20 @@ def handle_from_url(url: str | None) -> str | None:
         return normalise_handle(segments[0])
     except ValueError:
         return None
+
+
+#: Hosts that name a platform (x.com → X), so a URL says where the account or post lives.
+PLATFORM_HOSTS = {"x.com": Platform.X, "twitter.com": Platform.X, "facebook.com": Platform.FACEBOOK,
+                  "fb.com": Platform.FACEBOOK, "instagram.com": Platform.INSTAGRAM, "line.me": Platform.LINE,
+                  "youtube.com": Platform.YOUTUBE, "youtu.be": Platform.YOUTUBE, "tiktok.com": Platform.TIKTOK}
+
+
+def platform_of(target: str | None) -> Platform | None:
+    """The platform a URL's host names (x.com, www.twitter.com → X), if any; None for @handles and other hosts."""
+    if not target or not target.startswith(("http://", "https://")):
+        return None
+    host = (urlsplit(target).hostname or "").lower()
+    return next((p for domain, p in PLATFORM_HOSTS.items() if host == domain or host.endswith("." + domain)), None)
 
 
 def _match_keys(targets: list[str]) -> tuple[set[str], set[str]]:
@@ -196,7 +211,10 @@ def record_fake(actor: User, data: dict[str, Any], case: Case | None = None) -> 
 
 
 def link_case(actor: User | None, fake: FakeAccount, case: Case) -> bool:
-    """Link a case to a fake it met (once); the fake's last-seen time moves on. True if newly linked."""
+    """Link a case to a fake it met (once); the fake's last-seen time moves on. True if newly linked.
+
+    The case saw the fake when it was detected: a first-seen time later than the case's detection (e.g. the
+    moment the fake was typed in) moves back to it, so "first seen" is when the city observed it."""
     already = db.session.scalar(select(CaseFakeAccount.id).where(
         CaseFakeAccount.case_id == case.id, CaseFakeAccount.fake_account_id == fake.id))
     if already is not None:
@@ -205,11 +223,14 @@ def link_case(actor: User | None, fake: FakeAccount, case: Case) -> bool:
     db.session.add(CaseFakeAccount(case_id=case.id, fake_account_id=fake.id,
                                    linked_by_id=actor.id if actor else None, linked_at=now))
     fake.last_seen_at = now
+    changes: dict[str, tuple[Any, Any]] = {"case_id": (None, case.id)}
+    if case.detected_at is not None and case.detected_at < fake.first_seen_at:
+        changes["first_seen_at"] = (fake.first_seen_at, case.detected_at)
+        fake.first_seen_at = case.detected_at
     db.session.flush()
     db.session.add(TimelineEvent(case_id=case.id, actor_id=actor.id if actor else None, event="fake_linked",
                                  data={"fake_account_id": fake.id, "label": fake_label(fake)}))
-    audit.record(actor, "fake_account.link", "fake_account", fake.id, case_id=case.id,
-                 changes={"case_id": (None, case.id)})
+    audit.record(actor, "fake_account.link", "fake_account", fake.id, case_id=case.id, changes=changes)
     return True
 
 
@@ -264,6 +285,36 @@ def change_state(actor: User, fake: FakeAccount, state: Any, note: Any = "") -> 
     audit.record(actor, "fake_account.state", "fake_account", fake.id,
                  changes={"state": (old, target), **({"note": (None, text)} if text else {})})
     return event
+
+
+def note_sighting(actor: User, fake: FakeAccount, case: Case, *, display_name: str = "",
+                  first_seen_at: dt.datetime | None = None) -> dict[str, tuple[Any, Any]]:
+    """What a case's step learned about a fake (linked to the case if it was not) updates the known-fake record: its display name
+    (when it was empty or differs; the change goes into its history) and its first sighting (only ever
+    earlier). Whoever may edit the open case may do this. Returns the changes."""
+    if not policy.can_edit(actor, case):
+        raise NotFound()
+    require_open(case)
+    link_case(actor, fake, case)  # a no-op when the step's fake was just recorded from the case
+    changes: dict[str, tuple[Any, Any]] = {}
+    name = display_name.strip() if isinstance(display_name, str) else ""
+    if len(name) > DISPLAY_NAME_MAX or "\x00" in name:
+        raise _invalid("display_name", _l("%(max)d 文字以内で入力してください。", max=DISPLAY_NAME_MAX))
+    if name and name != fake.display_name:
+        old_name = fake.display_name
+        changes["display_name"] = (old_name, name)
+        fake.display_name = name
+        note = (_l("表示名を「%(old)s」から「%(new)s」に変更（案件 %(case)s）", old=old_name, new=name, case=case.number)
+                if old_name else _l("表示名「%(new)s」を記録（案件 %(case)s）", new=name, case=case.number))
+        db.session.add(FakeAccountEvent(fake_account_id=fake.id, state=fake.state, note=str(note)[:NOTE_MAX],
+                                        actor_id=actor.id, created_at=utcnow()))
+    if first_seen_at is not None and first_seen_at < fake.first_seen_at:
+        changes["first_seen_at"] = (fake.first_seen_at, first_seen_at)
+        fake.first_seen_at = first_seen_at
+    if changes:
+        db.session.flush()
+        audit.record(actor, "fake_account.update", "fake_account", fake.id, changes=changes, case_id=case.id)
+    return changes
 
 
 def fake_label(fake: FakeAccount) -> str:

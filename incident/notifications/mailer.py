@@ -143,3 +143,15 @@ def _close(server: smtplib.SMTP | None) -> None:
     if server is not None:
         with contextlib.suppress(OSError, smtplib.SMTPException):  # the mail is sent; a failed goodbye is no matter
             server.quit()
+
+
+def send_test(to_addr: str) -> None:
+    """Send one test mail straight to `to_addr` (not through the outbox); raises what the server said."""
+    mail = OutboxMail(to_addr=to_addr, subject="incident: test mail / テストメール",
+                      body="This is a test from `flask --app incident doctor --mail-to`.\n"
+                           "このメールは、SNSトラブル対応システムの送信テストです。\n", kind="test")
+    server = _connect()
+    try:
+        server.send_message(build_message(mail))
+    finally:
+        _close(server)

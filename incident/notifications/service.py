@@ -1,7 +1,9 @@
 """Telling people: in-app notifications, e-mail preferences, and writing mail to the outbox."""
 from __future__ import annotations
 
+import dataclasses
 import re
+import types
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -151,3 +153,50 @@ def retry(mail: OutboxMail) -> None:
     mail.attempts = 0
     mail.next_attempt_at = utcnow()
     mail.claimed_until = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MailHealth:
+    """Whether mail can leave: the SMTP setting and what the outbox holds."""
+
+    configured: bool
+    #: Mail not delivered yet (waiting or retrying).
+    waiting: int
+    #: Mail whose last attempt failed and that will be tried again.
+    retrying: int
+    #: Mail given up on after MAIL_MAX_ATTEMPTS (until someone retries it).
+    failed: int
+    #: The newest delivery error, without addresses or credentials beyond what the SMTP server said.
+    last_error: str
+
+    @property
+    def has_problem(self) -> bool:
+        return not self.configured or bool(self.retrying or self.failed)
+
+
+def mail_health() -> MailHealth:
+    """The mail setting and the outbox's state, in at most two queries (one when all is well)."""
+    unsent = OutboxMail.sent_at.is_(None)
+    waiting, retrying, failed = db.session.execute(select(
+        func.count().filter(unsent, OutboxMail.failed_at.is_(None)),
+        func.count().filter(unsent, OutboxMail.failed_at.is_(None), OutboxMail.attempts > 0),
+        func.count().filter(unsent, OutboxMail.failed_at.is_not(None)),
+    ).select_from(OutboxMail)).one()
+    last_error = ""
+    if retrying or failed:
+        last_error = db.session.scalar(
+            select(OutboxMail.last_error).where(unsent, OutboxMail.last_error != "")
+            .order_by(OutboxMail.id.desc()).limit(1)) or ""
+    return MailHealth(configured=bool(current_app.config.get("MAIL_HOST")), waiting=waiting or 0,
+                      retrying=retrying or 0, failed=failed or 0, last_error=last_error)
+
+
+def mail_setting() -> types.SimpleNamespace:
+    """The SMTP setting as people may see it: server, port, security, sender, whether a login is used.
+
+    Never the password."""
+    config = current_app.config
+    return types.SimpleNamespace(host=config.get("MAIL_HOST") or "", port=config.get("MAIL_PORT"),
+                                 security=config.get("MAIL_SECURITY"), sender=config.get("MAIL_FROM"),
+                                 username=config.get("MAIL_USERNAME") or "",
+                                 has_password=bool(config.get("MAIL_PASSWORD")))

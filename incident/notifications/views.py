@@ -24,6 +24,15 @@ def unread() -> dict[str, Any]:
     return {"unread_notifications": 0}
 
 
+@bp.app_context_processor
+def mail_warning() -> dict[str, Any]:
+    """For the PR office, on every page: mail that cannot go out (no SMTP server, or failing delivery)."""
+    if current_user and current_user.is_authenticated and policy.can_view_outbox(current_user):
+        health = service.mail_health()
+        return {"mail_health": health if health.has_problem else None}
+    return {"mail_health": None}
+
+
 @bp.route("/notifications")
 @login_required
 def index():
@@ -73,7 +82,7 @@ def outbox():
         abort(404)
     page, per_page = page_args(request.args)
     pagination = db.paginate(service.problem_mail_query(), page=page, per_page=per_page, error_out=False)
-    return render_template("notifications/outbox.html", pagination=pagination)
+    return render_template("notifications/outbox.html", pagination=pagination, setting=service.mail_setting())
 
 
 @bp.route("/admin/outbox/<int:mail_id>/retry", methods=["POST"])

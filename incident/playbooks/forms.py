@@ -14,7 +14,7 @@ from incident.playbooks.service import REASON_MAX
 
 #: The inputs a step may ask for, passed to the service when filled in.
 INPUT_FIELDS = ("url", "where", "sent_at", "prohibited_item", "deleted", "handle", "platform", "display_name",
-                "first_seen")
+                "first_seen", "mfa_enabled", "mfa_method", "account_id")
 
 
 class StepForm(FlaskForm):
@@ -29,6 +29,9 @@ class StepForm(FlaskForm):
     platform = StringField(_l("媒体"))
     display_name = StringField(_l("表示名"))
     first_seen = StringField()
+    mfa_enabled = StringField()  # the box "MFA is on for <account>" ("yes")
+    mfa_method = StringField()
+    account_id = StringField()  # the account an MFA step names when the case names none
     note = TextAreaField(_l("メモ（任意）"), filters=[stripped], validators=[at_most(REASON_MAX)])
     reason = TextAreaField(_l("理由"), filters=[stripped], validators=[at_most(REASON_MAX)])
     answer = StringField()  # "yes" or "no" for a decision

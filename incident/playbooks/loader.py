@@ -11,16 +11,18 @@ from typing import Any
 
 from incident.filecache import FileCache, files_key
 
-KINDS = ("flaming", "impersonation", "false_information", "account_takeover")
-SEVERITIES = ("high", "medium", "low")
+KINDS = ("flaming", "impersonation", "false_information", "account_takeover", "dormant_account")
+SEVERITIES = ("critical", "high", "medium", "low")
 STEP_TYPES = ("check", "decision", "draft", "approval")
 ACTORS = ("responder", "supervisor")
 DRAFT_TYPES = ("takedown", "press", "interim_notice", "final_notice", "correction", "correct_info",
-               "citizen_warning")
+               "citizen_warning", "recovery")
 #: What a step asks for when it is completed, besides an optional note.
-INPUTS = ("none", "url", "city_url", "prohibited_item", "fake_account", "deletion_record")
-#: Events that complete a step by themselves.
-COMPLETES_ON = ("supervisor_acknowledgement",)
+INPUTS = ("none", "url", "city_url", "prohibited_item", "fake_account", "deletion_record", "mfa")
+#: Events that complete a step by themselves: a supervisor acknowledging the case; a 様式2 notice filed from
+#: the case (incident.signals.account_notice_filed); a platform answering a takedown request "removed"
+#: (incident.signals.draft_answered).
+COMPLETES_ON = ("supervisor_acknowledgement", "account_notice", "takedown_removed")
 _TOP_KEYS = {"kind", "title_ja", "title_en", "clause", "steps"}
 _STEP_KEYS = {"key", "title_ja", "title_en", "guidance_ja", "guidance_en", "clause", "type", "actor",
               "required", "when", "due_minutes", "draft_type", "input", "completes_on"}
@@ -106,7 +108,7 @@ def _due(value: Any, where: str) -> dict[str, int] | None:
     if isinstance(value, int) and not isinstance(value, bool):
         value = {severity: value for severity in SEVERITIES}
     if not isinstance(value, dict):
-        raise PlaybookError(f"{where}: 'due_minutes' must be a number or a table of high/medium/low")
+        raise PlaybookError(f"{where}: 'due_minutes' must be a number or a table of critical/high/medium/low")
     unknown = set(value) - set(SEVERITIES)
     if unknown:
         raise PlaybookError(f"{where}: 'due_minutes' has unknown severity {sorted(unknown)}")

@@ -14,14 +14,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from incident import policy, signals
+from incident.accounts.models import AccountNotice
 from incident.audit import service as audit
 from incident.auth.models import User
 from incident.cases.models import Case, TimelineEvent
 from incident.cases.service import require_open
 from incident.dates import utcnow
-from incident.drafts.models import Draft, DraftStatus, Publication
+from incident.drafts.models import Draft, DraftStatus, DraftType, Outcome, Publication
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
+from incident.playbooks import facts
 from incident.playbooks.loader import Playbook, Step, load_all, parse_playbook
 from incident.playbooks.models import PlaybookVersion, StepEvent
 from incident.validation import city_url, normalise_target
@@ -128,7 +130,8 @@ def checklist(case: Case, events: list[StepEvent] | None = None, now: dt.datetim
                 state = NOT_APPLICABLE
         due_at = None
         if step.due_minutes:
-            due_at = case.created_at + dt.timedelta(minutes=step.due_minutes[case.severity.value])
+            # Deadlines count from detection, which may be hours before the case was opened.
+            due_at = case.detected_at + dt.timedelta(minutes=step.due_minutes[case.severity.value])
         overdue = state == PENDING and due_at is not None and now > due_at
         states[step.key] = StepState(step, state, answer, event, due_at, overdue)
     return list(states.values())
@@ -203,15 +206,9 @@ def _step_data(step: Step, raw: dict[str, Any], actor: User, case: Case) -> tupl
             raise ValidationFailed(fields={"prohibited_item": _l("運用ポリシーの禁止事項 (1)〜(10) から選んでください。")})
         data["prohibited_item"] = number
     elif step.input == "fake_account":
-        target = raw.get("url") or raw.get("handle")
-        try:
-            data["target"] = normalise_target(target)
-        except ValueError as exc:
-            raise ValidationFailed(fields={"url": exc.args[0]}) from None
-        for name in ("platform", "display_name", "first_seen"):
-            value = raw.get(name)
-            if isinstance(value, str) and value.strip():
-                data[name] = value.strip()[:200]
+        data.update(facts.fake_input(raw, case))
+    elif step.input == "mfa":
+        data.update(facts.mfa_input(raw, case))
     elif step.input == "deletion_record":
         deleted = raw.get("deleted")
         if deleted in (True, "1", "true", "yes", "on"):
@@ -276,6 +273,7 @@ def complete_step(actor: User, case: Case, key: str, note: Any = "", inputs: dic
         if not policy.can_act_as_supervisor(actor, case):
             raise PermissionDenied(_l("元の投稿の削除は 3(4)ア(イ) に反するため、所属長が理由を付けて記録します。"))
         reason = _reason(note, required=True)
+    facts.apply(actor, case, state.step, data)  # the registry / the register of fakes hold the step's facts
     return _record(actor, case, state, "complete", reason=reason, data=data, flagged=flagged)
 
 
@@ -336,6 +334,33 @@ def on_acknowledged(actor: User, case: Case) -> None:
             _record(actor, case, state, "complete", reason="", data={"by": "acknowledgement"})
 
 
+def on_account_notice(actor: User, case: Case, notice: AccountNotice) -> None:
+    """A 様式2 notice filed from the case completes the open step waiting for one (completes_on = "account_notice")."""
+    for state in checklist(case):
+        if (state.step.completes_on == "account_notice" and state.state == PENDING
+                and (state.step.actor != "supervisor" or policy.can_act_as_supervisor(actor, case))):
+            _record(actor, case, state, "complete", reason="",
+                    data={"notice_id": notice.id, "notice_kind": notice.kind.value, "where": f"様式2 #{notice.id}"})
+            return
+
+
+def on_takedown_removed(actor: User, case: Case, draft: Draft) -> None:
+    """A platform's answer "removed" completes the open steps that wait for it (completes_on =
+    "takedown_removed"), once no other takedown request of the case still awaits its answer. A closed case's
+    steps are read-only: a late answer changes the fakes (drafts.sending), never its checklist."""
+    if policy.is_read_only(case):
+        return
+    waiting = db.session.scalar(
+        select(Draft.id).where(Draft.case_id == case.id, Draft.type == DraftType.TAKEDOWN,
+                               Draft.status == DraftStatus.SENT, Draft.outcome.is_(None)).limit(1))
+    if waiting is not None:
+        return
+    for state in checklist(case):
+        if state.step.completes_on == "takedown_removed" and state.state == PENDING:
+            _record(actor, case, state, "complete", reason="",
+                    data={"by": "takedown_removed", "draft_id": draft.id})
+
+
 def on_draft_sent(actor: User, case: Case, draft: Draft, publication: Publication) -> None:
     """Publishing (or submitting) an approved draft completes the open step that asked for it."""
     for state in checklist(case):
@@ -386,6 +411,17 @@ def _before_closing(case: Case, *, actor: User, reason: str, waive_open_steps: b
                steps=names),
             fields={"steps": ", ".join(s.step.key for s in still_open)},
         )
+
+
+@signals.account_notice_filed.connect
+def _on_account_notice_filed(case: Case, *, actor: User, notice: AccountNotice, **_: Any) -> None:
+    on_account_notice(actor, case, notice)
+
+
+@signals.draft_answered.connect
+def _on_draft_answered(draft: Draft, *, actor: User, case: Case, outcome: Outcome | None, **_: Any) -> None:
+    if draft.type == DraftType.TAKEDOWN and outcome == Outcome.REMOVED:
+        on_takedown_removed(actor, case, draft)
 
 
 @signals.draft_sent.connect

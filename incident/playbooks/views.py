@@ -1,16 +1,19 @@
 """Checklist actions on the case page: complete, decide, skip, waive and reopen a step."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from incident import boundary
+from incident import boundary, policy
+from incident.accounts.service import MFA_METHODS
 from incident.auth.forms import form_error
 from incident.cases.models import Case
 from incident.cases.service import get_case
 from incident.errors import CaseError, ValidationFailed
-from incident.playbooks import service
+from incident.playbooks import facts, service
 from incident.playbooks.forms import StepForm
 
 bp = Blueprint("steps", __name__)
@@ -29,6 +32,21 @@ def case_checklist(case: Case) -> tuple[list[service.StepState], tuple[int, int]
     """The case page's checklist: every step with its state, and (done, total) of the required ones."""
     steps = service.checklist(case)
     return steps, service.progress(steps)
+
+
+@bp.app_template_global("step_facts")
+def step_facts(case: Case, steps: list[service.StepState]) -> facts.StepFacts:
+    """What the checklist's open steps are offered — the URLs the case holds, the accounts an MFA step may
+    name — computed once for the page; nothing for a reader who may not change the case."""
+    if not policy.can_change_content(current_user, case):
+        return facts.StepFacts({}, {}, [])
+    return facts.for_steps(case, steps)
+
+
+@bp.app_context_processor
+def step_labels() -> dict[str, Any]:
+    """The MFA methods an MFA step offers and its record names."""
+    return {"mfa_methods": MFA_METHODS}
 
 
 def _back(case_id: int, key: str):

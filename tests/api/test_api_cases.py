@@ -413,7 +413,7 @@ def test_patch_from_a_future_version_is_409(api, city, expect_error):
     ({"version": 1, "title": "x" * 201}, "title"),
     ({"version": 1, "kind": "spam"}, "kind"),
     ({"version": 1, "kind": None}, "kind"),
-    ({"version": 1, "severity": "critical"}, "severity"),
+    ({"version": 1, "severity": "urgent"}, "severity"),
     ({"version": 1, "platform": "myspace"}, "platform"),
     ({"version": 1, "official_account_id": 424242}, "official_account_id"),
     ({"version": 1, "official_account_id": True}, "official_account_id"),

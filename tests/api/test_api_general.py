@@ -34,6 +34,7 @@ def test_me_describes_the_caller(api, make):
         "name": "石巻 花子",
         "role": "supervisor",
         "organisation": "株式会社サンプル",
+        "operator_kind": "contractor",
         "department": {"code": "bousai", "name": "防災課"},
         "locale": "ja",
     }

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from PIL import Image
 
+from incident.drafts import length
 from incident.drafts.blanks import find_blanks
 from incident.drafts.models import Draft, DraftRevision, DraftStatus, Route
 from incident.extensions import db
@@ -44,14 +46,23 @@ def _png() -> bytes:
     return out.getvalue()
 
 
-def _fill(api, user, base: str) -> None:
-    """The author writes in every ［…を記入］ blank the template left (a new revision), as before submitting."""
-    text = api("GET", base, user).get_json()["body"]
-    blanks = find_blanks(text)
-    for blank in blanks:
+#: A short post staff write themselves (the revisions accept any text).
+SHORT_POST = "【石巻市からのお知らせ】本市をかたる偽アカウントにご注意ください。詳しくは市ホームページへ。https://www.city.ishinomaki.lg.jp/"
+
+
+def _filled(text: str) -> str:
+    for blank in find_blanks(text):
         text = text.replace(blank.text, "確認した内容", 1)
-    if blanks:
-        response = api("POST", f"{base}/revisions", user, json={"body": text})
+    return text
+
+
+def _fill(api, user, base: str) -> None:
+    """The author writes in every ［…を記入］ blank the template left (a new revision), as before submitting:
+    in the body and in the website rendition (a notice generated for X has both, issue 12)."""
+    draft = api("GET", base, user).get_json()
+    payload = {"body": _filled(draft["body"]), "web_body": _filled(draft["web_body"])}
+    if payload != {"body": draft["body"], "web_body": draft["web_body"]}:
+        response = api("POST", f"{base}/revisions", user, json=payload)
         assert response.status_code == 201, response.get_data(as_text=True)
 
 
@@ -814,7 +825,9 @@ def test_submit_with_blanks_is_422_listing_each_with_its_line(api, city, imperso
     assert "未記入" in error["message"]
     both = expect_error(api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS[:1]}),
                         422, "validation_failed", "body", "checks")
-    assert set(both["fields"]) == {"body", "checks"}
+    # Generated for X, the notice is a short post and the long text for the website: each lists its blanks.
+    assert set(both["fields"]) == {"body", "web_body", "checks"}
+    assert _blank_lines(draft["web_body"])[0].split("：", 1)[1] in both["fields"]["web_body"]
     error = expect_error(api("POST", f"{base}/pre-approved", city.responder_a,
                              json={"scope": "a", "source": CITY_PAGE, "checks": CHECKS}), 422, "validation_failed", "body")
     assert listed[-1] in error["fields"]["body"]
@@ -888,3 +901,139 @@ def test_list_runs_the_same_number_of_queries_for_2_and_8_drafts(api, city, impe
     items = response.get_json()["items"]
     assert len(items) == 8 and len({i["revisions"][-1]["author"]["id"] for i in items}) == 8
     assert many.count == few.count, many.statements
+
+
+# --- channels, the website rendition, several places (issue 12) --------------------------------------------
+
+X_POST = "https://x.com/ishinomaki_city/status/1861234567890"
+FB_POST = "https://www.facebook.com/ishinomaki.city/posts/1234567890"
+
+
+def _short_warning(api, city, case_id: int, **create) -> tuple[dict, str]:
+    """A citizen warning for X as generated (a short post, the long notice as its website rendition), with the
+    blanks filled."""
+    draft = _create(api, city.responder_a, case_id, type="citizen_warning", **create)
+    base = f"{_drafts(case_id)}/{draft['id']}"
+    _fill(api, city.responder_a, base)
+    return api("GET", base, city.responder_a).get_json(), base
+
+
+def test_draft_json_has_channel_website_text_and_lengths(api, city, impersonation):
+    """Generated for X (the official account's platform), a warning is a short post within 280 with the long
+    notice as its website rendition; generated for the website, it is the long notice alone."""
+    case_id, _ = impersonation
+    created = _create(api, city.responder_a, case_id, type="citizen_warning")
+    assert created["channel"] == "x"
+    count = length.weighted_length(created["body"])
+    assert created["length"] == {"channel": "x", "count": count, "limit": 280, "over": False}
+    assert "偽アカウント" in created["web_body"] and length.weighted_length(created["web_body"]) > 280
+    assert created["web_length"]["channel"] == "website" and created["web_length"]["limit"] == 20000
+    assert created["web_length"]["count"] == len(created["web_body"].strip())
+    website = _create(api, city.responder_a, case_id, type="citizen_warning", channel="website")
+    assert website["web_body"] == "" and website["web_length"] is None
+    assert website["body"] == created["web_body"] and website["length"]["channel"] == "website"
+    takedown = _create(api, city.responder_a, case_id, type="takedown")
+    assert takedown["channel"] is None and takedown["length"] is None
+
+
+def test_create_with_channel_and_website_text(api, city, impersonation, expect_error):
+    case_id, _ = impersonation
+    draft = _create(api, city.responder_a, case_id, type="interim_notice", channel="line", web_body="長文のお知らせ")
+    assert draft["channel"] == "line" and draft["web_body"] == "長文のお知らせ\n"
+    assert draft["length"]["limit"] == 500
+    for payload, field in [({"type": "interim_notice", "channel": "myspace"}, "channel"),
+                           ({"type": "interim_notice", "channel": 1}, "channel"),
+                           ({"type": "takedown", "channel": "x"}, "channel"),
+                           ({"type": "press", "web_body": "長文"}, "web_body"),
+                           ({"type": "interim_notice", "web_body": ["a"]}, "web_body")]:
+        expect_error(api("POST", _drafts(case_id), city.responder_a, json=payload), 422, "validation_failed", field)
+
+
+def test_revise_channel_and_website_text(api, city, impersonation, expect_error):
+    case_id, _ = impersonation
+    draft, base = _short_warning(api, city, case_id)
+    changed = api("POST", f"{base}/revisions", city.responder_a, json={"body": draft["body"], "channel": "facebook"})
+    assert changed.status_code == 201
+    assert changed.get_json()["channel"] == "facebook" and changed.get_json()["revision"] == draft["revision"]
+    assert changed.get_json()["web_body"] == draft["web_body"]  # left out: kept
+    cleared = api("POST", f"{base}/revisions", city.responder_a, json={"body": SHORT_POST, "web_body": None})
+    assert cleared.status_code == 201 and cleared.get_json()["web_body"] == ""
+    expect_error(api("POST", f"{base}/revisions", city.responder_a, json={"body": SHORT_POST, "channel": "fax"}),
+                 422, "validation_failed", "channel")
+
+
+def test_submit_over_the_limit_is_422_with_the_count(api, city, impersonation, expect_error):
+    case_id, _ = impersonation
+    draft = _create(api, city.responder_a, case_id, type="citizen_warning")
+    base = f"{_drafts(case_id)}/{draft['id']}"
+    text = "偽アカウントにご注意ください。" * 20  # 15 × 20 = 300 full-width characters: 600
+    assert api("POST", f"{base}/revisions", city.responder_a, json={"body": text, "web_body": ""}).status_code == 201
+    error = expect_error(api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}),
+                         422, "validation_failed")
+    assert error["message"] == "X（旧Twitter） の上限 280 を超えています（現在 600）。"
+    assert api("GET", base, city.responder_a).get_json()["status"] == "editing"
+    moved = api("POST", f"{base}/revisions", city.responder_a, json={"body": text, "channel": "line"})
+    assert moved.get_json()["length"] == {"channel": "line", "count": 300, "limit": 500, "over": False}
+    assert api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}).status_code == 200
+
+
+def test_sent_in_several_places_then_one_more(api, city, impersonation, expect_error):
+    case_id, _ = impersonation
+    draft, base = _short_warning(api, city, case_id)
+    assert api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}).status_code == 200
+    assert api("POST", f"{base}/approve", city.supervisor_a, json={}).status_code == 200
+    response = api("POST", f"{base}/sent", city.responder_a, json={"places": [
+        {"place": "x", "url": X_POST}, {"place": "line", "url": None}, {"place": "website", "url": CITY_PAGE}]})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    body = response.get_json()
+    places = [(p["place"], p["url"], p["channel"]) for p in body["publications"]]
+    assert places == [("x", X_POST, "post"), ("line", "", "post"), ("website", CITY_PAGE, "website")]
+    assert body["publication"] == body["publications"][0] and body["draft"]["status"] == "sent"
+    assert {p["revision_id"] for p in body["publications"]} == {body["draft"]["approved_revision_id"]}
+    later = api("POST", f"{base}/sent", city.responder_a2, json={"places": [{"place": "facebook", "url": FB_POST}]})
+    assert later.status_code == 201 and [p["place"] for p in later.get_json()["publications"]] == ["facebook"]
+    ledger = api("GET", _drafts(case_id), city.responder_a).get_json()["ledger"]
+    assert [p["place"] for p in ledger] == ["x", "line", "website", "facebook"]
+    expect_error(api("POST", f"{base}/sent", city.responder_a, json={"places": [{"place": "x", "url": X_POST}]}),
+                 409, "conflict")
+    step = _step(api, city.responder_a, case_id, "citizen_warning")
+    assert step["state"] == "done" and step["last_event"]["data"]["publication_id"] == ledger[0]["id"]
+
+
+@pytest.mark.parametrize("places, field", [
+    ("x", "places"),
+    ({"place": "x"}, "places"),
+    ([5], "places"),
+    ([{}], "places"),
+    ([{"place": "nope", "url": X_POST}], "places"),
+    ([{"place": "x", "url": 5}], "places"),
+    ([{"place": "x"}], "places.0.url"),
+    ([{"place": "x", "url": "ftp://x.com/1"}], "places.0.url"),
+    ([{"place": "website", "url": "https://example.com/"}], "places.0.url"),
+    ([{"place": "line"}, {"place": "line"}], "places.1.place"),
+    ([{"place": "line"}] * 6, "places"),
+])
+def test_sent_with_bad_places_is_422(api, city, impersonation, expect_error, places, field):
+    case_id, _ = impersonation
+    _draft, base = _short_warning(api, city, case_id)
+    assert api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}).status_code == 200
+    assert api("POST", f"{base}/approve", city.supervisor_a, json={}).status_code == 200
+    expect_error(api("POST", f"{base}/sent", city.responder_a, json={"places": places}), 422, "validation_failed",
+                 field)
+    assert api("GET", base, city.responder_a).get_json()["status"] == "approved"
+
+
+def test_sent_places_over_the_limit_and_from_another_department(api, city, impersonation, expect_error):
+    case_id, _ = impersonation
+    draft = _create(api, city.responder_a, case_id, type="citizen_warning", channel="website")
+    base = f"{_drafts(case_id)}/{draft['id']}"
+    _fill(api, city.responder_a, base)
+    assert api("POST", f"{base}/submit", city.responder_a, json={"checks": CHECKS}).status_code == 200
+    assert api("POST", f"{base}/approve", city.supervisor_a, json={}).status_code == 200
+    expect_error(api("POST", f"{base}/sent", city.responder_b, json={"places": [{"place": "x", "url": X_POST}]}),
+                 404, "not_found")
+    error = expect_error(api("POST", f"{base}/sent", city.responder_a,
+                             json={"places": [{"place": "x", "url": X_POST}]}), 422, "validation_failed")
+    assert re.fullmatch(r"X（旧Twitter） の上限 280 を超えています（現在 \d+）。", error["message"])
+    letter = _create(api, city.responder_a, case_id, type="press")
+    expect_error(api("POST", f"{_drafts(case_id)}/{letter['id']}/sent", city.responder_b, json={}), 404, "not_found")

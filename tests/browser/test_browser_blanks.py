@@ -10,7 +10,8 @@ from incident.extensions import db
 
 pytestmark = pytest.mark.browser
 
-POST_URL = "https://x.com/ishinomaki_kanko/status/1861234567890"
+#: The case has no platform, so the notice is for the city website (issue 12: a draft knows its channel).
+PAGE_URL = "https://www.city.ishinomaki.lg.jp/cont/10181000/kanko/20261120.html"
 
 
 def test_interim_notice_is_published_only_after_its_blanks_are_filled(make, serve, new_page, log_in, traffic, generate_draft):
@@ -83,15 +84,16 @@ def test_interim_notice_is_published_only_after_its_blanks_are_filled(make, serv
 
     page.goto(draft_url)
     sending = page.locator("#sending")
-    sending.get_by_label("URL（公開した投稿・ページ。SNS・ホームページに出した場合は必須）").fill(POST_URL)
+    sending.get_by_label("市ホームページ の URL").fill(PAGE_URL)  # a place with its URL filled in is recorded
     sending.get_by_role("button", name="公開を記録").click()
     page.wait_for_url(draft_url + "#sending")
     assert "公開・提出済み" in page.locator(".head-row .badge").inner_text()
-    assert POST_URL in page.locator("#sending").inner_text()
+    assert PAGE_URL in page.locator("#sending").inner_text()
     published = page.locator("#draft-body").inner_text()
     assert find_blanks(published) == [] and "11月20日の本アカウントの投稿について" in published
 
     page.goto(f"{base}/cases/{case_id}")
     ledger = page.locator("#ledger")
-    assert "中間の周知（対応中のお知らせ）" in ledger.inner_text() and POST_URL in ledger.inner_text()
+    assert "中間の周知（対応中のお知らせ）" in ledger.inner_text() and PAGE_URL in ledger.inner_text()
+    assert "（市ホームページ）" in ledger.inner_text()
     assert traffic.foreign() == []

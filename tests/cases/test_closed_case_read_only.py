@@ -69,9 +69,10 @@ def _key(case, **attrs) -> str:
 
 
 def _draft(w, draft_type: str, **create):
-    """A draft whose text is the city's own words (no blanks left to fill)."""
+    """A draft whose text is the city's own words (no blanks left to fill; no website rendition, which a notice
+    generated for X has)."""
     draft = drafts.create_draft(w.responder, w.case, {"type": draft_type, **create})
-    drafts.revise(w.responder, draft, f"{draft_type} の本文です。確認した事実だけを書きます。")
+    drafts.revise(w.responder, draft, f"{draft_type} の本文です。確認した事実だけを書きます。", web_body="")
     return draft
 
 

@@ -94,7 +94,7 @@ def test_case_page_offers_the_create_form_and_lists_drafts_and_ledger(world, cli
     assert "文案はまだありません" in page and "まだ公開・提出したものはありません" in page
     press = approved(world, type="press")
     sending.record_sent(world.responder, press, {"channel": "press", "note": "記者クラブへ配布"})
-    warning = approved(world, type="citizen_warning")
+    warning = approved(world, type="citizen_warning", channel="website")  # the generated notice is too long for X
     sending.record_sent(world.responder, warning, {"channel": "post", "url": "https://x.com/ishinomaki_city/status/42"})
     draft = new_draft(world, type="takedown")
     db.session.commit()
@@ -163,20 +163,29 @@ def test_fake_display_name_is_escaped_on_the_page_and_plain_in_exports(world, cl
 
 
 def test_print_page_has_reiwa_date_and_department(world, client, login):
-    """The A4 page for a press notice carries the 令和 date, the department and its contact."""
+    """The A4 page for a press notice carries the 令和 date, the department and its contact — once each: the
+    text has them, and the page adds no second date or sender above it."""
     draft = approved(world, type="press")
     login(world.responder)
     page = client.get(draft_url(draft, "/print")).text
     assert era_date(utcnow()) in page and "令和" in page
     assert "防災課" in page and "0225-95-1111" in page
     assert "報道機関各位" in page and XSS not in page
+    text = service.latest_revision(draft).body
+    assert text.startswith(era_date(utcnow())) and page.count(era_date(utcnow())) == text.count(era_date(utcnow()))
+    assert page.count("0225-95-1111") == text.count("0225-95-1111") == 1
+    assert "未承認" not in page
 
 
 def test_print_page_warns_while_unapproved(world, client, login):
-    """Printing an unapproved text shows a warning that it is not approved yet."""
+    """Printing an unapproved text shows a warning that it is not approved yet, and 未承認 prints on paper
+    (a stamp, and the head of every page), not only on screen."""
     draft = new_draft(world, type="press")
     login(world.responder)
-    assert "この文案はまだ承認されていません" in client.get(draft_url(draft, "/print")).text
+    page = client.get(draft_url(draft, "/print")).text
+    assert "この文案はまだ承認されていません" in page
+    assert re.search(r'<p class="unapproved-stamp"[^>]*>未承認</p>', page)
+    assert re.search(r'<thead><tr><td><p class="unapproved-running">未承認', page)
 
 
 # --- editing -----------------------------------------------------------------------------------------
@@ -249,7 +258,7 @@ def test_unchanged_or_sent_edit_is_not_reported_as_someone_elses_edit(world, cli
 
 def test_submit_approve_and_publish_through_the_forms(world, client, login):
     """The author ticks the checks and submits, the supervisor approves, the author records the post."""
-    draft = new_draft(world, type="citizen_warning")
+    draft = new_draft(world, type="citizen_warning", channel="website")  # the generated notice is too long for X
     login(world.responder)
     client.post(draft_url(draft, "/submit"), data={"checks": CHECKS[:3]})
     assert any("ガイドライン第4項の確認をすべて済ませてください" in f for f in flashes(client.get(draft_url(draft)).text))
@@ -299,7 +308,7 @@ def test_return_form_needs_a_comment(world, client, login):
 
 def test_pre_approved_form_and_second_check(world, client, login):
     """Marking a pre-approved scope needs the scope; a colleague then records the second check."""
-    draft = new_draft(world, type="citizen_warning")
+    draft = new_draft(world, type="citizen_warning", channel="website")  # the generated notice is too long for X
     login(world.responder)
     client.post(draft_url(draft, "/pre-approved"), data={"scope": "z", "source": CITY_PAGE, "checks": CHECKS})
     assert any("事前に承認された範囲" in f for f in flashes(client.get(draft_url(draft)).text))
@@ -340,7 +349,7 @@ def test_takedown_sent_and_answer_forms(world, client, login):
 
 def test_withdraw_form_on_the_case_page(world, client, login):
     """The supervisor records a withdrawal from the ledger; the original entry stays, marked withdrawn."""
-    draft = approved(world, type="citizen_warning")
+    draft = approved(world, type="citizen_warning", channel="website")  # the generated notice is too long for X
     publication = sending.record_sent(world.responder, draft, {"url": "https://x.com/ishinomaki_city/status/5"})
     db.session.commit()
     url = f"/cases/{world.case.id}/ledger/{publication.id}/withdraw"
@@ -432,13 +441,13 @@ def test_case_list_shows_the_follow_up_badge_only_when_due(world, client, login,
     db.session.commit()
     login(world.responder)
     page = client.get("/cases").text
-    assert page.count("削除依頼の回答確認日（") == 1
+    assert page.count("運営会社の回答確認日（") == 1
     assert f'class="due late" href="/cases/{world.case.id}#drafts"' in page
     assert due.follow_up_on.isoformat() in page
     assert f'href="/cases/{waiting_case.id}#drafts"' not in page
     assert f'href="/cases/{answered_case.id}#drafts"' not in page
-    assert "削除依頼の回答確認日が来ています" in client.get(f"/cases/{world.case.id}").text
-    assert "削除依頼の回答確認日が来ています" not in client.get(f"/cases/{waiting_case.id}").text
+    assert "運営会社の回答確認日が来ています" in client.get(f"/cases/{world.case.id}").text
+    assert "運営会社の回答確認日が来ています" not in client.get(f"/cases/{waiting_case.id}").text
 
 
 def test_case_list_queries_do_not_grow_with_drafts(world, client, login, make, count_queries):
@@ -459,10 +468,10 @@ def test_case_list_queries_do_not_grow_with_drafts(world, client, login, make, c
     login(world.responder)
     _sent_takedown(world, world.case, days_ago=10)
     add_cases(2)  # 3 cases with drafts, 2 of them due
-    assert client.get("/cases").text.count("削除依頼の回答確認日（") == 2
+    assert client.get("/cases").text.count("運営会社の回答確認日（") == 2
     few = measure()
     add_cases(10)  # 13 cases with drafts, 7 of them due
-    assert client.get("/cases").text.count("削除依頼の回答確認日（") == 7
+    assert client.get("/cases").text.count("運営会社の回答確認日（") == 7
     assert measure() == few
 
 

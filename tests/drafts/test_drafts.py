@@ -118,13 +118,20 @@ def body(draft: Draft) -> str:
     return service.latest_revision(draft).body
 
 
-def fill(actor, draft: Draft) -> Draft:
-    """Write in every ［…を記入］ blank the template left, as staff do before submitting: a new revision."""
-    text = body(draft)
+def _filled(text: str) -> str:
     for blank in find_blanks(text):
         text = text.replace(blank.text, "確認した内容", 1)
-    if text != body(draft):
-        service.revise(actor, draft, text)
+    return text
+
+
+def fill(actor, draft: Draft) -> Draft:
+    """Write in every ［…を記入］ blank the template left, in the body and in the website rendition (a notice
+    generated for X has both: the short post and the long text), as staff do before submitting: a new
+    revision."""
+    revision = service.latest_revision(draft)
+    text, web = _filled(revision.body), _filled(revision.web_body)
+    if (text, web) != (revision.body, revision.web_body):
+        service.revise(actor, draft, text, web_body=web)
         db.session.commit()
     return draft
 
@@ -282,8 +289,9 @@ def test_correct_info_refuses_a_non_city_link(staff, make, link):
 
 
 def test_citizen_warning_has_fake_and_genuine_accounts(staff, impersonation):
-    """A warning names the fake (its URL written so it is not a link) and the genuine account's URL."""
-    text = body(create(staff.responder, impersonation.case, type="citizen_warning"))
+    """A warning names the fake (its URL written so it is not a link) and the genuine account's URL: in the
+    long text, the website rendition of a warning posted on X (tests/drafts/test_channels.py)."""
+    text = service.latest_revision(create(staff.responder, impersonation.case, type="citizen_warning")).web_body
     assert "@ishinomaki_clty" in text and "x．com/ishinomaki_clty" in text
     assert "https://x.com/ishinomaki_clty" not in text
     assert "https://x.com/ishinomaki_city" in text and "石巻市防災【公式】" in text

@@ -14,8 +14,18 @@ from pathlib import Path
 import pytest
 
 from incident import create_app
+from incident.drafts import service
+from incident.drafts.length import weighted_length
 from incident.drafts.models import DraftType
-from incident.drafts.wording import ASKS, PLATFORMS, WordingError, load_platforms, load_wording
+from incident.drafts.wording import (
+    ASKS,
+    NOTICE_TYPES,
+    PLATFORMS,
+    WordingError,
+    load_platforms,
+    load_wording,
+    sample_context,
+)
 from incident.extensions import db
 from incident.playbooks.loader import DRAFT_TYPES, KINDS
 
@@ -82,8 +92,6 @@ def test_an_edited_template_changes_the_next_draft(app, folder, make):
     path = folder / "drafts" / "interim_notice.ja.txt"
     path.write_text(path.read_text(encoding="utf-8") + "\n秘書広報課が追記した一文。\n", encoding="utf-8")
     app.extensions["wording"] = load_wording(folder)
-    from incident.drafts import service
-
     responder = make.user()
     case = make.case(responder)
     draft = service.create_draft(responder, case, {"type": "interim_notice"})
@@ -173,8 +181,9 @@ def test_missing_japanese_template_is_refused(folder):
 def test_error_in_the_english_takedown_names_that_file(folder):
     """The English takedown is checked like the Japanese ones."""
     path = folder / "drafts" / "takedown.en.txt"
-    path.write_text(path.read_text(encoding="utf-8").replace("{{ today.en }}", "{{ today.english }}"),
-                    encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    assert "{{ today.date }}" in text
+    path.write_text(text.replace("{{ today.date }}", "{{ today.english }}"), encoding="utf-8")
     message = _error(folder)
     assert "takedown.en.txt" in message and "english" in message
 
@@ -183,10 +192,111 @@ def test_typo_in_a_kind_specific_branch_is_refused_at_start_up(folder):
     """citizen_warning.ja.txt has an account-takeover branch; a typo there must stop start-up too."""
     path = folder / "drafts" / "citizen_warning.ja.txt"
     text = path.read_text(encoding="utf-8")
-    assert "case.kind == 'account_takeover'" in text and "{{ case.detected_ja }}" in text
-    path.write_text(text.replace("{{ case.detected_ja }}", "{{ case.detected_jaa }}"), encoding="utf-8")
+    assert "case.kind == 'account_takeover'" in text and "{{ case.first_seen_datetime }}" in text
+    path.write_text(text.replace("{{ case.first_seen_datetime }}", "{{ case.first_seen_datetimee }}"), encoding="utf-8")
     message = _error(folder)
-    assert "citizen_warning.ja.txt" in message and "detected_jaa" in message
+    assert "citizen_warning.ja.txt" in message and "first_seen_datetimee" in message
+
+
+def test_typo_in_the_dormant_account_branch_is_refused_at_start_up(folder):
+    """The takedown's branch for the city's own former account (dormant_account) is checked like the rest."""
+    path = folder / "drafts" / "takedown.ja.txt"
+    text = path.read_text(encoding="utf-8")
+    assert "case.kind == 'dormant_account'" in text and "{{ account.closed_date }}" in text
+    path.write_text(text.replace("{{ account.closed_date }}", "{{ account.closed_day }}"), encoding="utf-8")
+    message = _error(folder)
+    assert "takedown.ja.txt" in message and "closed_day" in message
+
+
+# --- short renditions of the notices (<type>.short.<lang>.txt) ----------------------------------------------
+
+
+def test_every_notice_ships_a_short_rendition_and_letters_none(app):
+    """The five notices have a Japanese short template (for X and other short channels); takedowns, recovery
+    requests and press releases are letters and have none; there is no English notice, so no English short."""
+    wording = load_wording(Path(app.config["PLAYBOOK_DIR"]))
+    assert set(NOTICE_TYPES) == {"interim_notice", "final_notice", "correction", "correct_info", "citizen_warning"}
+    for draft_type in DRAFT_TYPES:
+        assert (wording.short_template(draft_type, "ja") is not None) == (draft_type in NOTICE_TYPES), draft_type
+        assert wording.short_template(draft_type, "en") is None
+    assert wording.languages("citizen_warning") == ["ja"]  # a short template adds no language
+
+
+@pytest.mark.parametrize("draft_type", ["interim_notice", "final_notice", "correction", "correct_info",
+                                        "citizen_warning"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_shipped_short_renditions_fit_x_for_every_kind_and_have_no_memo(app, draft_type, kind):
+    """Rendered with the made-up case, full or sparse, each short text fits X's 280 and names where the details
+    are (the link, else the city website); its file has no ※ staff memo."""
+    wording = load_wording(Path(app.config["PLAYBOOK_DIR"]))
+    template = wording.short_template(draft_type, "ja")
+    for full in (True, False):
+        context = sample_context(full, draft_type, kind)
+        text = template.render(context)
+        assert weighted_length(text) <= 280, (full, text)
+        assert (context["link"] or context["city"].website) in text
+    source = Path(template.filename).read_text(encoding="utf-8")
+    assert not re.search(r"^[ \u3000]*※", source, flags=re.M)
+
+
+def test_syntax_error_in_a_short_template_names_it(folder):
+    _write(folder, "citizen_warning.short.ja.txt", "【ご注意】\n{% if link %}\n{{ link }\n{% endif %}\n")
+    assert "citizen_warning.short.ja.txt:3:" in _error(folder)
+
+
+def test_unknown_variable_in_a_short_template_names_it(folder):
+    _write(folder, "interim_notice.short.ja.txt", "【お知らせ】\n{{ secret }}\n")
+    message = _error(folder)
+    assert "interim_notice.short.ja.txt:2:" in message and "secret" in message
+
+
+def test_a_short_template_failing_on_a_sparse_case_names_it(folder):
+    """account is None for a case without an official account: an unguarded account.handle stops start-up."""
+    _write(folder, "correction.short.ja.txt", "【訂正】\n{{ account.handle }}\n")
+    message = _error(folder)
+    assert "correction.short.ja.txt" in message and "handle" in message
+
+
+def test_typo_in_a_kind_branch_of_a_short_template_is_refused(folder):
+    path = folder / "drafts" / "citizen_warning.short.ja.txt"
+    text = path.read_text(encoding="utf-8")
+    assert "case.kind == 'dormant_account'" in text and "account.closed_date" in text
+    path.write_text(text.replace("account.closed_date", "account.closed_day"), encoding="utf-8")
+    message = _error(folder)
+    assert "citizen_warning.short.ja.txt" in message and "closed_day" in message
+
+
+@pytest.mark.parametrize("name", ["takedown.short.ja.txt", "press.short.ja.txt", "recovery.short.en.txt",
+                                  "notice.short.ja.txt", "correction.short.fr.txt", "correction.shorter.ja.txt"])
+def test_a_short_template_for_a_letter_or_an_unknown_type_is_refused(folder, name):
+    """Letters go out whole (a form or paper): a short rendition of one is a mistake, named."""
+    _write(folder, name, "本文\n")
+    assert name in _error(folder)
+
+
+def test_a_short_template_without_its_long_one_is_refused(folder):
+    """No English notice exists: an English short rendition would be an orphan, named with the file it needs."""
+    _write(folder, "interim_notice.short.en.txt", "Notice\n{{ link or city.website }}\n")
+    message = _error(folder)
+    assert "interim_notice.short.en.txt" in message and "interim_notice.en.txt" in message
+    _write(folder, "interim_notice.en.txt", "Notice about the matter\n")  # with its long one, it loads
+    wording = load_wording(folder)
+    assert wording.short_template("interim_notice", "en") is not None
+    assert wording.languages("interim_notice") == ["ja", "en"]
+
+
+def test_an_edited_short_template_changes_the_next_notice(app, folder, make):
+    """The PR office edits the short wording; the next notice generated for X uses it (not a cached copy)."""
+    path = folder / "drafts" / "interim_notice.short.ja.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "秘書広報課が追記した短い一文。\n", encoding="utf-8")
+    app.extensions["wording"] = load_wording(folder)
+    responder = make.user()
+    account = make.account(responder.department, platform="x", url="https://x.com/ishinomaki_city")
+    case = make.case(responder, official_account_id=account.id)
+    draft = service.create_draft(responder, case, {"type": "interim_notice"})
+    db.session.commit()
+    assert draft.channel == "x" and "秘書広報課が追記した短い一文。" in draft.revisions[0].body
+    assert "秘書広報課が追記した短い一文。" not in draft.revisions[0].web_body
 
 
 # --- broken platforms.toml ------------------------------------------------------------------------
@@ -242,6 +352,56 @@ def test_platforms_toml_syntax_error_is_refused(folder):
     """A TOML syntax error names platforms.toml."""
     _edit_platforms(folder, 'name = "X"', 'name = "X')
     assert "platforms.toml" in _error(folder)
+
+
+# --- drafts/types.toml (how each type writes dates) ------------------------------------------------------
+
+
+def _edit_types(folder: Path, old: str, new: str) -> None:
+    path = folder / "drafts" / "types.toml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) >= 1, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_shipped_date_styles_date_letters_by_era_and_posts_by_the_western_calendar(app):
+    """Takedowns, recovery requests and press notices are formal letters (令和); the notices are posts."""
+    wording = load_wording(Path(app.config["PLAYBOOK_DIR"]))
+    assert set(wording.types) == set(DRAFT_TYPES)
+    assert {t for t in DRAFT_TYPES if wording.date_style(t) == "reiwa"} == {"takedown", "recovery", "press"}
+    assert {wording.date_style(t) for t in ("interim_notice", "final_notice", "correction", "correct_info",
+                                            "citizen_warning")} == {"western"}
+
+
+PRESS_TABLE = '[press]           # 報道機関への情報提供\ndate_style = "reiwa"'
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    (PRESS_TABLE, '[press]\ndate_style = "showa"', "[press] date_style"),
+    (PRESS_TABLE, "[press]\ndate_style = 1", "[press] date_style"),
+    (PRESS_TABLE, '[press]\ndate_styl = "reiwa"', "date_styl"),
+    (PRESS_TABLE, "", "[press]"),
+    ("[press]", "[pres]", "pres"),
+    ('date_style = "reiwa"', 'date_style = "reiwa', "types.toml"),
+])
+def test_broken_types_toml_is_refused(folder, old, new, expected):
+    """A wrong value, a misspelt key, a missing or unknown type, or bad TOML stops start-up naming the file."""
+    _edit_types(folder, old, new)
+    message = _error(folder)
+    assert "types.toml" in message and expected in message
+
+
+def test_missing_types_toml_is_refused(folder):
+    (folder / "drafts" / "types.toml").unlink()
+    message = _error(folder)
+    assert "types.toml" in message and "missing" in message
+
+
+def test_an_edited_types_toml_is_not_served_from_the_cache(app, folder):
+    """The loader's cache is keyed by every file it reads, types.toml included."""
+    assert load_wording(folder).date_style("press") == "reiwa"
+    _edit_types(folder, PRESS_TABLE, '[press]\ndate_style = "western"')
+    assert load_wording(folder).date_style("press") == "western"
 
 
 # --- start-up and the check command ------------------------------------------------------------------

@@ -248,6 +248,7 @@ def test_draft_waiting_for_approval_escalates_to_supervisors_and_resolves_when_a
     db.session.commit()
     [escalation] = escalations("approval_wait")
     assert escalation.resolved_at is not None and report.resolved >= 1
+    assert escalation.acknowledged_at is None  # it ended because the draft was decided, not taken on
     assert [n for n in told(town["admin"]) if n.escalation_id == escalation.id] == []
 
 
@@ -285,7 +286,11 @@ def test_closing_a_case_resolves_its_open_escalations(town, make):
     assert db.session.scalar(select(func.count()).select_from(EscalationNotice)) == notices
 
 
-def test_repeat_notifies_the_last_level_again_after_another_interval(town, make):
+def test_repeat_notifies_the_last_level_again_after_another_interval(app, town, make):
+    """`repeat = true` is a city's explicit choice to remind the last level (off in the shipped file)."""
+    import dataclasses
+
+    app.extensions["escalation"] = dataclasses.replace(app.extensions["escalation"], repeat=True)
     case = make.case(town["responder"], severity="high")
     start = case.created_at
     service.sweep(start + dt.timedelta(minutes=16))   # supervisors
@@ -309,10 +314,8 @@ def test_repeat_notifies_the_last_level_again_after_another_interval(town, make)
     assert [name for name, _ in notices_of(escalation)] == ["supervisors"] + ["pr_office"] * 3
 
 
-def test_without_repeat_the_last_level_is_told_once(app, town, make):
-    import dataclasses
-
-    app.extensions["escalation"] = dataclasses.replace(app.extensions["escalation"], repeat=False)
+def test_by_default_the_last_level_is_told_once(town, make):
+    """The shipped escalation.toml has `repeat = false`: the PR office hears of one cause once."""
     case = make.case(town["responder"], severity="high")
     start = case.created_at
     service.sweep(start + dt.timedelta(minutes=16))
@@ -343,8 +346,13 @@ def test_the_shipped_rules_load(rules_copy):
     from incident.escalation.rules import load_rules
 
     rules = load_rules(rules_copy[0])
-    assert rules.levels == ("assignee", "supervisors", "pr_office") and rules.repeat is True
+    assert rules.levels == ("assignee", "supervisors", "pr_office") and rules.repeat is False
     assert rules.timings["high"].unacknowledged_minutes == 15
+    # Critical (緊急) escalates in minutes, faster than high at every step.
+    critical, high = rules.timings["critical"], rules.timings["high"]
+    assert critical.unacknowledged_minutes <= 10 and critical.next_level_minutes <= 10
+    assert all(getattr(critical, name) < getattr(high, name) for name in (
+        "unacknowledged_minutes", "step_overdue_minutes", "approval_wait_minutes", "next_level_minutes"))
 
 
 @pytest.mark.parametrize("change, words", [
@@ -354,10 +362,11 @@ def test_the_shipped_rules_load(rules_copy):
     (lambda t: t.replace("unacknowledged_minutes = 15", 'unacknowledged_minutes = "15"'), "unacknowledged_minutes"),
     (lambda t: t.replace("next_level_minutes = 60", "next_level_minutes = 1.5"), "next_level_minutes"),
     (lambda t: t.replace("next_level_minutes = 240", "next_level_minutes = 240\nsnooze_minutes = 5"), "severity.low"),
-    (lambda t: t.replace("repeat = true", "repeat = true\nloop = 3"), "chain"),
+    (lambda t: t.replace("repeat = false", "repeat = false\nloop = 3"), "chain"),
+    (lambda t: t[:t.index("\n[severity.critical]")] + t[t.index("\n[severity.high]"):], "severity.critical"),
     (lambda t: t + "\n[extra]\nx = 1\n", "extra"),
 ], ids=["missing-severity-renamed", "missing-severity", "unknown-level", "string-minutes", "float-minutes",
-        "unknown-key-in-severity", "unknown-key-in-chain", "unknown-table"])
+        "unknown-key-in-severity", "unknown-key-in-chain", "missing-critical", "unknown-table"])
 def test_broken_rules_name_the_file(rules_copy, change, words):
     from incident.escalation.rules import EscalationRulesError, load_rules
 

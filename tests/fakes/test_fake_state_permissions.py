@@ -20,17 +20,21 @@ READ_ONLY = "状態の記録は、この偽アカウントに関連する案件�
 
 @pytest.fixture
 def city(make):
-    """A fake linked to a case of department A; department B has no linked case."""
+    """A fake linked to a case of department A about an account its contractor runs; department B has no
+    linked case. An outside operator's people see only their operator's accounts' cases (issue 12): the
+    contractor running the account may change the fake's state, another contractor of department A not."""
     a, b, pr = make.department(), make.department(), make.department()
     people = types.SimpleNamespace(
         responder_a=make.user("responder", a), supervisor_a=make.user("supervisor", a),
         contractor_a=make.user("responder", a, organisation="株式会社いしのまき広告"),
+        other_contractor_a=make.user("responder", a, organisation="株式会社べつの広告"),
         responder_b=make.user("responder", b), supervisor_b=make.user("supervisor", b),
-        contractor_b=make.user("responder", b, organisation="株式会社いしのまき広告"),
+        contractor_b=make.user("responder", b, organisation="株式会社べつの広告"),
         admin=make.user("admin", pr),
     )
+    account = make.account(a, platform="x", operator_type="contractor", operator_name="株式会社いしのまき広告")
     people.case = make.case(people.responder_a, kind="impersonation", severity="high", title="なりすまし",
-                            platform="x", urls=["@fake_city"])
+                            platform="x", urls=["@fake_city"], official_account_id=account.id)
     people.fake, _ = service.record_fake(people.responder_a, {"platform": "x", "handle": "@fake_city"}, people.case)
     db.session.commit()
     return people
@@ -47,7 +51,7 @@ def _state_audits() -> int:
 
 
 ALLOWED = ["responder_a", "supervisor_a", "contractor_a", "admin"]
-DENIED = ["responder_b", "supervisor_b", "contractor_b"]
+DENIED = ["responder_b", "supervisor_b", "contractor_b", "other_contractor_a"]
 
 
 @pytest.mark.parametrize("who", ALLOWED)
@@ -121,8 +125,8 @@ def test_assignee_from_another_department_may_change_state(city):
 
 
 def test_policy_rule():
-    admin = types.SimpleNamespace(role=policy.Role.ADMIN, department_id=1, id=1)
-    responder = types.SimpleNamespace(role=policy.Role.RESPONDER, department_id=2, id=2)
+    admin = types.SimpleNamespace(role=policy.Role.ADMIN, department_id=1, id=1, operator_id=None)
+    responder = types.SimpleNamespace(role=policy.Role.RESPONDER, department_id=2, id=2, operator_id=None)
     linked = [types.SimpleNamespace(department_id=2, assignee_id=None)]
     other = [types.SimpleNamespace(department_id=3, assignee_id=None)]
     assigned = [types.SimpleNamespace(department_id=3, assignee_id=2)]

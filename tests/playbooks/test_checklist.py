@@ -12,6 +12,7 @@ from incident.cases import service as cases
 from incident.cases.models import CaseKind, CaseStatus, TimelineEvent
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
+from incident.fakes.service import fakes_of_case
 from incident.playbooks import service
 from incident.playbooks.service import load_registry
 
@@ -199,6 +200,22 @@ def test_impersonation_has_takedown_and_citizen_warning(team, make):
     service.complete_step(team["responder"], case, fake, "",
                           {"url": "https://x.com/fake_city", "display_name": "石巻市（偽）"})
     assert states(case)[fake].event.data["target"] == "https://x.com/fake_city"
+    # The step's fact is in the register of known fakes, linked to the case (issue 12).
+    assert [(f.url, f.display_name) for f in fakes_of_case(case)] == [("https://x.com/fake_city", "石巻市（偽）")]
+
+
+def test_steps_that_record_facts_say_where_they_go(team, make):
+    """Issue 12: the takeover's MFA step asks for the MFA confirmation; the impersonation follow-ups wait for a
+    takedown answered "removed"; the fake-account step offers the URLs the case holds."""
+    takeover = make.case(team["responder"], kind="account_takeover")
+    assert key_where(takeover, input="mfa") == "enable_mfa"
+    impersonation = make.case(team["responder"], kind="impersonation", urls=["https://x.com/fake_city"])
+    waiting = [s.step.key for s in service.checklist(impersonation) if s.step.completes_on == "takedown_removed"]
+    assert waiting == ["follow_up_takedown", "monitor_until_removed"]
+    items = {i.step.key: i for i in service.checklist(impersonation)}
+    assert items["follow_up_takedown"].state == "pending"  # completes by itself, but may be recorded by hand too
+    service.complete_step(team["responder"], impersonation, "follow_up_takedown", "電話で回答を確認")
+    assert states(impersonation)["follow_up_takedown"].state == "done"
 
 
 @pytest.mark.parametrize("url, ok", [

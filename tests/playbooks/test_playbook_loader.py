@@ -41,7 +41,7 @@ clause = "3(4)※"
 type = "approval"
 actor = "supervisor"
 completes_on = "supervisor_acknowledgement"
-due_minutes = { high = 15, medium = 30, low = 60 }
+due_minutes = { critical = 5, high = 15, medium = 30, low = 60 }
 
 [[steps]]
 key = "wrong"
@@ -80,7 +80,7 @@ def test_the_sample_is_valid_and_headers_are_where_the_tests_say() -> None:
     lines = VALID.splitlines()
     assert [lines[n - 1] for n in (CONSULT_LINE, WRONG_LINE, FIX_LINE)] == ["[[steps]]"] * 3
     assert playbook.step("fix").when.step == "wrong"
-    assert playbook.step("consult").due_minutes == {"high": 15, "medium": 30, "low": 60}
+    assert playbook.step("consult").due_minutes == {"critical": 5, "high": 15, "medium": 30, "low": 60}
 
 
 def test_unknown_key_names_file_and_line() -> None:
@@ -172,23 +172,33 @@ def test_draft_type_on_a_step_that_is_not_a_draft() -> None:
 
 
 @pytest.mark.parametrize("due, expected", [
-    ("{ high = 15, medium = 30 }", "lacks ['low']"),
-    ("{ high = 15, medium = 30, low = 60, urgent = 5 }", "unknown severity ['urgent']"),
-    ("{ high = 0, medium = 30, low = 60 }", "'due_minutes.high' must be a positive whole number"),
-    ("{ high = 15, medium = 30.5, low = 60 }", "'due_minutes.medium' must be a positive whole number"),
-    ("{ high = 15, medium = 30, low = true }", "'due_minutes.low' must be a positive whole number"),
+    ("{ critical = 5, high = 15, medium = 30 }", "lacks ['low']"),
+    ("{ critical = 5, high = 15, medium = 30, low = 60, urgent = 5 }", "unknown severity ['urgent']"),
+    ("{ critical = 5, high = 0, medium = 30, low = 60 }", "'due_minutes.high' must be a positive whole number"),
+    ("{ critical = 0, high = 15, medium = 30, low = 60 }", "'due_minutes.critical' must be a positive whole number"),
+    ("{ critical = 5, high = 15, medium = 30.5, low = 60 }", "'due_minutes.medium' must be a positive whole number"),
+    ("{ critical = 5, high = 15, medium = 30, low = true }", "'due_minutes.low' must be a positive whole number"),
     ('"soon"', "must be a number or a table"),
 ])
 def test_bad_due_minutes(due: str, expected: str) -> None:
-    message = _error(_replace("due_minutes = { high = 15, medium = 30, low = 60 }", f"due_minutes = {due}"))
+    message = _error(_replace("due_minutes = { critical = 5, high = 15, medium = 30, low = 60 }",
+                              f"due_minutes = {due}"))
     assert message.startswith(f"flaming.toml:{CONSULT_LINE} step 'consult'")
     assert expected in message
 
 
+def test_a_table_without_critical_is_refused() -> None:
+    """Every severity needs its deadline: a table written before 緊急 existed names the missing one."""
+    message = _error(_replace("due_minutes = { critical = 5, high = 15, medium = 30, low = 60 }",
+                              "due_minutes = { high = 15, medium = 30, low = 60 }"))
+    assert message.startswith(f"flaming.toml:{CONSULT_LINE} step 'consult'")
+    assert "'due_minutes' lacks ['critical']" in message
+
+
 def test_due_minutes_as_one_number_applies_to_every_severity() -> None:
-    playbook = parse_playbook(_replace("due_minutes = { high = 15, medium = 30, low = 60 }", "due_minutes = 45"),
-                              "flaming.toml")
-    assert playbook.step("consult").due_minutes == {"high": 45, "medium": 45, "low": 45}
+    playbook = parse_playbook(_replace("due_minutes = { critical = 5, high = 15, medium = 30, low = 60 }",
+                                       "due_minutes = 45"), "flaming.toml")
+    assert playbook.step("consult").due_minutes == {"critical": 45, "high": 45, "medium": 45, "low": 45}
 
 
 @pytest.mark.parametrize("old, new, field", [
@@ -310,7 +320,10 @@ def test_every_playbook_starts_with_consulting_the_supervisor(playbooks: dict[st
         assert consult.type == "approval" and consult.actor == "supervisor"
         assert consult.required and consult.when is None
         assert consult.clause == "3(4)※"
-        assert consult.due_minutes == {"high": 15, "medium": 30, "low": 60}
+        assert consult.due_minutes is not None, playbook.path
+        # Critical (緊急): the supervisor hears of it within minutes, not a quarter of an hour.
+        assert 5 <= consult.due_minutes["critical"] <= 10, playbook.path
+        assert {k: v for k, v in consult.due_minutes.items() if k != "critical"} == {"high": 15, "medium": 30, "low": 60}
 
 
 def test_every_playbook_records_evidence(playbooks: dict[str, Playbook]) -> None:
@@ -353,7 +366,7 @@ def test_due_minutes_grow_with_lower_severity(playbooks: dict[str, Playbook]) ->
         for step in playbook.steps:
             if step.due_minutes:
                 due = step.due_minutes
-                assert due["high"] <= due["medium"] <= due["low"], f"{playbook.path} {step.key}"
+                assert due["critical"] <= due["high"] <= due["medium"] <= due["low"], f"{playbook.path} {step.key}"
 
 
 # flaming — 3(4)ア
