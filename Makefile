@@ -70,6 +70,7 @@ test: setup lint
 # Speed goals, checked as ratios between input sizes (not by timed tests): exits non-zero on a regression.
 bench: setup
 	$(BIN)/python bench/markdown_bench.py
+	$(BIN)/python bench/blanks_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,7 +7,6 @@ the shipped templates, then through the services and the pages (the API is in te
 from __future__ import annotations
 
 import re
-import time
 import types
 from pathlib import Path
 
@@ -113,14 +112,14 @@ def test_segments_put_back_together_are_the_text(text):
     assert [part for part, blank in pieces if blank] == [b.text for b in find_blanks(text)]
 
 
-def test_a_long_line_of_brackets_is_checked_quickly():
-    """Blanks are found on every page view: 20,000 characters of brackets must not take quadratic time."""
-    worst = ["［" * 10_000 + "］" * 10_000, "［記入］" * 5_000, "］" * 20_000, "［" * 20_000 + "記入"]
-    started = time.perf_counter()
-    for text in worst:
-        find_blanks(text)
-        segments(text)
-    assert time.perf_counter() - started < 2
+def test_long_runs_of_brackets_give_the_right_blanks():
+    """Adversarial bracket runs (their cost is measured by bench/blanks_bench.py, never by a timed test)."""
+    assert [b.text for b in find_blanks("［" * 10_000 + "］" * 10_000)] == ["［" + "］"]
+    assert len(find_blanks("［記入］" * 5_000)) == 5_000
+    assert find_blanks("］" * 20_000) == []
+    assert [b.text for b in find_blanks("［" * 20_000 + "記入")] == ["［記入"]  # unclosed still counts
+    for text in ("［" * 10_000 + "］" * 10_000, "［記入］" * 5_000, "］" * 20_000):
+        assert "".join(part for part, _blank in segments(text)) == text  # nothing lost or added
 
 
 def test_the_refusal_lists_each_blank_with_its_line(app):
