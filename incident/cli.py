@@ -77,6 +77,42 @@ def user_create(email: str, name: str, role: str, department_code: str,
     return f"user {user.email} ({user.role.value}, {department.code})"
 
 
+@user_cli.command("reset-password")
+@click.argument("email")
+@boundary.command
+def user_reset_password(email: str) -> str:
+    """Give EMAIL a random temporary password and print it: the user must change it at the next login
+    (until then pages lead to the change page and the API answers 403)."""
+    set_cli_request_id(new_request_id())
+    user = auth_service.user_by_email(email)
+    _user, plain = auth_service.issue_temporary_password(None, user.id)
+    return plain
+
+
+@user_cli.command("unlock")
+@click.argument("email")
+@boundary.command
+def user_unlock(email: str) -> str:
+    """Unlock EMAIL, locked after too many failed logins: its failures count from now on."""
+    set_cli_request_id(new_request_id())
+    user = auth_service.user_by_email(email)
+    auth_service.unlock_user(None, user.id)
+    return f"user {user.email} unlocked"
+
+
+@user_cli.command("deactivate")
+@click.argument("email")
+@boundary.command
+def user_deactivate(email: str) -> str:
+    """Deactivate EMAIL: no more logins, every signed-in browser signed out, every API token revoked."""
+    set_cli_request_id(new_request_id())
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    auth_service.deactivate_user(None, user)
+    return f"user {user.email} deactivated (sessions ended, API tokens revoked)"
+
+
 @token_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="cli", help="What the token is for.")

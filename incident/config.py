@@ -32,6 +32,10 @@ REMEMBER_COOKIE_SAMESITE = "Lax"
 #: Cookies only over HTTPS. None means: on in production, off in development (plain http://127.0.0.1).
 SESSION_COOKIE_SECURE: bool | None = None
 REMEMBER_COOKIE_SECURE: bool | None = None
+#: A signed-in session ends after this many minutes without a request (idle timeout) ...
+SESSION_IDLE_MINUTES = 30
+#: ... and this many hours after login whatever the activity (absolute timeout); "remember me" too.
+SESSION_MAX_HOURS = 12
 #: Strict-Transport-Security max-age (seconds) sent on HTTPS responses; 0 sends none.
 HSTS_MAX_AGE = 365 * 24 * 3600
 #: Behind a reverse proxy (nginx, IIS ARR, a load balancer): how many proxies set X-Forwarded-For /
@@ -39,6 +43,17 @@ HSTS_MAX_AGE = 365 * 24 * 3600
 #: every request comes through that many proxies, or clients could claim any address or scheme.
 PROXY_FIX = 0
 WTF_CSRF_TIME_LIMIT = None
+#: Login throttling, counted per account and per client address in the database (so across workers):
+#: failures count since the last success, and are forgotten once this many minutes pass without another.
+LOGIN_WINDOW_MINUTES = 60
+#: After this many failures each further attempt waits 1, 2, 4 … seconds after the last failure …
+LOGIN_DELAY_AFTER = 5
+#: … at most this long.
+LOGIN_DELAY_MAX_SECONDS = 15 * 60
+#: After this many failures an account is locked (even the right password is refused) …
+LOGIN_LOCK_AFTER = 20
+#: … for this long, or until the PR office unlocks it (/admin/logins, `flask user unlock`).
+LOGIN_LOCK_MINUTES = 60
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 #: The largest evidence file (screenshot or PDF) accepted; larger uploads get 413.
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024

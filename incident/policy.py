@@ -176,6 +176,13 @@ def can_manage_accounts(user: User) -> bool:
     return user.role == Role.ADMIN
 
 
+def can_deactivate_user(actor: User | None, user: User) -> bool:
+    """The PR office deactivates accounts (None: the CLI, as the system); nobody deactivates themselves."""
+    if actor is None:
+        return True
+    return actor.role == Role.ADMIN and actor.id != user.id
+
+
 def can_file_account_notice(user: User, account: OfficialAccount) -> bool:
     """様式2 notices (and MFA / policy-review marks) come from the account's department or the PR office; an
     outside operator's user files them only for the accounts their operator runs."""
@@ -253,6 +260,23 @@ def can_assign_on_opening(user: User) -> bool:
 
 def lists_every_department(user: User) -> bool:
     """Whether people pickers and work queues cover every department (the PR office) or only the user's own."""
+    return user.role == Role.ADMIN
+
+
+def can_manage_users(user: User) -> bool:
+    """The list of users and temporary passwords (/admin/users) are the PR office's: to others they do not
+    exist (404)."""
+    return user.role == Role.ADMIN
+
+
+def must_change_password_first(user: User) -> bool:
+    """A user holding a temporary password from the PR office may do nothing (pages or API) but change it."""
+    return bool(user.must_change_password)
+
+
+def can_unlock_users(user: User) -> bool:
+    """The login history and unlocking accounts locked by failed logins (/admin/logins) are the PR office's:
+    to others they do not exist (404)."""
     return user.role == Role.ADMIN
 
 

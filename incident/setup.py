@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Flask, abort, g, jsonify, render_template, request, send_from_directory
+from flask import Flask, abort, g, jsonify, render_template, request, send_from_directory, session
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -114,6 +114,7 @@ def init_app(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
+    from incident.auth import sessions
     from incident.auth.models import User
 
     login_manager.init_app(app)
@@ -122,13 +123,24 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
+    @app.before_request
+    def load_the_user_afresh() -> None:
+        # Flask-Login keeps the user in `g`, which outlives the request when an app context was already
+        # pushed (tests, scripts): each request checks its own session again.
+        g.pop("_login_user", None)
+
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        try:
-            user = db.session.get(User, int(user_id))
-        except (TypeError, ValueError):
-            return None
-        return user if user is not None and user.active else None
+        # The id is "<user id>:<session token>" (incident.auth.sessions), from the session cookie or the
+        # "remember me" cookie: an unknown, ended, idle or expired session signs the browser out, drops
+        # the "remember me" cookie and leaves the reason for the login page.
+        user, reason = sessions.resolve(user_id)
+        if user is None:
+            session.pop("_user_id", None)
+            session["_remember"] = "clear"
+            if reason:
+                session["signed_out"] = reason
+        return user
 
 
 def _init_request_hooks(app: Flask) -> None:

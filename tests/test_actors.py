@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import datetime as dt
 import io
 import itertools
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 import incident
 from incident.audit.models import AuditLog
 from incident.cases.models import TimelineEvent
+from incident.dates import utcnow
 from incident.drafts.blanks import find_blanks
 from incident.extensions import db
 
@@ -596,9 +598,24 @@ def closure_task(w: World) -> None:
 # people, departments, tokens
 
 
-@scenario("audit:user.login")
+@scenario("audit:auth.login")
 def log_in(w: World) -> None:
     w.act(w.city.responder_a, lambda: w.page(w.city.responder_a, "GET", "/"))  # page() logs in first
+
+
+@scenario("audit:auth.login_failed", "audit:auth.locked", "audit:auth.unlocked")
+def guess_passwords(w: World) -> None:
+    """Failed logins and the lock they cause are the system's doing; the PR office unlocks."""
+    config = w.client.application.config
+    saved = config["LOGIN_DELAY_AFTER"], config["LOGIN_LOCK_AFTER"]
+    config["LOGIN_DELAY_AFTER"], config["LOGIN_LOCK_AFTER"] = 1000, 3
+    w.client.post("/logout")
+    w._logged_in = None
+    for _ in range(3):
+        w.act(None, lambda: w.client.post("/login", data={"email": w.city.responder_b.email, "password": "wrong-guess-1"}))
+    config["LOGIN_DELAY_AFTER"], config["LOGIN_LOCK_AFTER"] = saved
+    w.act(w.city.admin, lambda: w.page(w.city.admin, "POST", "/admin/logins/unlock",
+                                       {"user_id": w.city.responder_b.id}))
 
 
 @scenario("audit:user.locale")
@@ -627,6 +644,43 @@ def revoke_token(w: World) -> None:
     w.page(w.city.responder_a, "POST", "/settings", {"token-name": "連携"})
     token_id = db.session.scalar(select(func.max(ApiToken.id)).where(ApiToken.user_id == w.city.responder_a.id))
     w.act(w.city.responder_a, lambda: w.page(w.city.responder_a, "POST", f"/settings/tokens/{token_id}/revoke"))
+
+
+@scenario("audit:user.password_changed")
+def change_own_password(w: World) -> None:
+    w.page(w.city.responder_a, "GET", "/settings")
+    w.act(w.city.responder_a, lambda: w.page(w.city.responder_a, "POST", "/settings/password", {
+        "current_password": "correct-horse-battery",  # every factory-made user's (conftest.PASSWORD)
+        "new_password": "kitakami-river-walk-2026",
+        "confirm_password": "kitakami-river-walk-2026"}))
+
+
+@scenario("audit:user.password_reset")
+def issue_temporary_password(w: World) -> None:
+    """The PR office issues a temporary password on its page; the CLI's is the system's doing."""
+    w.act(w.city.admin, lambda: w.page(w.city.admin, "POST", f"/admin/users/{w.city.responder_b.id}/password"))
+    w.act(None, lambda: w.cli("user", "reset-password", w.city.responder_a2.email))
+
+
+@scenario("audit:session.end", "audit:user.deactivate")
+def end_sessions(w: World) -> None:
+    """Signing out (the other browsers, or this one) is the user's doing; an idle session ended when next
+    used, and deactivation from the CLI, are the system's."""
+    from incident.auth.models import UserSession
+
+    app = w.client.application
+    w.page(w.city.responder_a, "GET", "/settings")
+    w._login(w.city.responder_a, app.test_client())  # a second browser of theirs
+    w.act(w.city.responder_a, lambda: w.page(w.city.responder_a, "POST", "/settings/sessions/end-others"))
+    w.act(w.city.responder_a, lambda: w.client.post("/logout"))
+    w._logged_in = None
+    idle = w._login(w.city.responder_a2, app.test_client())
+    db.session.execute(db.update(UserSession).where(UserSession.user_id == w.city.responder_a2.id)
+                       .values(last_seen_at=utcnow() - dt.timedelta(hours=1)))
+    db.session.commit()
+    w.act(None, lambda: idle.get("/settings"))
+    w._login(w.city.responder_b, app.test_client())
+    w.act(None, lambda: w.cli("user", "deactivate", w.city.responder_b.email))
 
 
 @scenario("audit:department.create", "audit:department.contact", "audit:user.create")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import re
 from typing import Any
@@ -21,7 +22,9 @@ import pytest
 from PIL import Image
 from werkzeug.routing import IntegerConverter
 
+from incident.auth.models import UserSession
 from incident.auth.service import create_token
+from incident.auth.sessions import start_session
 from incident.dates import utcnow
 from incident.drafts.blanks import find_blanks
 from incident.extensions import db
@@ -70,9 +73,14 @@ NOT_DEPARTMENT_BOUND: dict[str, dict[str, Any]] = {
     "/notifications/<notification_id>/open": {"POST": 404, "why": "a notification is its recipient's alone"},
     "/api/v1/notifications/<notification_id>/read": {"POST": 404, "why": "a notification is its recipient's alone"},
     "/settings/tokens/<token_id>/revoke": {"POST": 404, "why": "an API token is its owner's alone"},
+    "/settings/sessions/<session_id>/end": {"POST": 404, "why": "a signed-in session is its user's alone"},
     "/admin/outbox/<mail_id>/retry": {
         "POST": 404, "control": "admin", "why": "the outbox is the PR office's: to others it does not exist, "
                                                "like the /admin/outbox page"},
+    "/admin/users/<user_id>/password": {
+        "GET": 404, "POST": 404, "control": "admin",
+        "why": "temporary passwords are issued by the PR office only: to others the page does not exist, like "
+               "the /admin/users list (issue 13)"},
 }
 
 #: Pages a logged-out visitor may open.
@@ -261,7 +269,19 @@ def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict
         "publication_id": sent["publication"]["id"], "escalation_id": escalation["id"],
         "notification_id": notification.id, "token_id": token.id, "mail_id": mail.id,
         "key": steps[0]["key"], "task": next(iter(accounts.CLOSURE_TASKS)),
+        # Department B's responder: the control (the PR office) issues them a temporary password.
+        "user_id": a.responder_b.id,
+        # A signed-in browser of department A's supervisor (the control), which only they may sign out.
+        "session_id": _session_of(a.supervisor_a),
     }
+
+
+def _session_of(user) -> int:
+    """The id of a new signed-in session of `user` (issue 13)."""
+    login_id = start_session(user, "pytest", "127.0.0.1")
+    db.session.commit()
+    token_hash = hashlib.sha256(login_id.split(":", 1)[1].encode()).hexdigest()
+    return db.session.scalars(db.select(UserSession.id).where(UserSession.token_hash == token_hash)).one()
 
 
 def _id_rules(app) -> list:

@@ -6,11 +6,13 @@ import flask_smorest
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 
+from incident import policy
 from incident.api.requests import Blueprint, Unauthorized
 from incident.api.schemas import ErrorOut
 from incident.auth.models import User
 from incident.auth.service import user_for_token
 from incident.database import MAX_ID
+from incident.errors import PermissionDenied
 from incident.extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -108,6 +110,8 @@ def authenticate() -> None:
     # request (incident/auth/service.py, _note_token_use, in its own transaction), and for a write request
     # it records the token use even when the view then fails and the boundary rolls its work back.
     db.session.commit()
+    if policy.must_change_password_first(user):  # a temporary password from the PR office (issue 13)
+        raise PermissionDenied(_l("仮のパスワードが発行されています。画面からログインしてパスワードを変更するまで、API は使えません。"))
     g.api_user = user
 
 

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from incident.auth.passwords import MIN_PASSWORD_LENGTH
 from incident.errors import ValidationFailed
 from incident.labels import options
 
@@ -51,6 +52,17 @@ class ContactForm(SettingsForm):
 
     contact = StringField(_l("所属の連絡先（電話・メール。報道発表や周知文に載ります）"),
                           validators=[Length(max=300, message=_l("300 文字以内で入力してください。"))])
+
+
+class PasswordForm(FlaskForm):
+    """Changing one's own password: the current one, and the new one twice (the rule is the service's)."""
+
+    current_password = PasswordField(_l("現在のパスワード"), validators=[
+        DataRequired(REQUIRED), Length(max=200, message=_l("%(max)d 文字以内で入力してください。"))])
+    new_password = PasswordField(_l("新しいパスワード（%(n)d 文字以上）", n=MIN_PASSWORD_LENGTH), validators=[
+        DataRequired(REQUIRED), Length(max=200, message=_l("%(max)d 文字以内で入力してください。"))])
+    confirm_password = PasswordField(_l("新しいパスワード（確認のためもう一度）"), validators=[
+        DataRequired(REQUIRED), Length(max=200, message=_l("%(max)d 文字以内で入力してください。"))])
 
 
 class EmptyForm(FlaskForm):

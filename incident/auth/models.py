@@ -6,7 +6,7 @@ import enum
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -81,6 +81,12 @@ class User(UserMixin, Model):
     locale: Mapped[str | None] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the password was last set; None for accounts made before this was recorded.
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: A temporary password issued by the PR office: it must be changed at the next login.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Too many failed logins: refused until this time (or until the PR office unlocks it).
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
     operator: Mapped[Operator | None] = relationship(lazy="joined")
@@ -122,3 +128,39 @@ class ApiToken(Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class UserSession(Model):
+    """One signed-in browser: the session cookie names it by token (only the SHA-256 is stored), so logging
+    out, a password change or deactivation ends it on the server, and idle / absolute timeouts apply."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The browser as its User-Agent names it (shortened), and the client address, for "active sessions".
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: logout, idle, expired, password_changed, deactivated, signed_out_everywhere...
+    end_reason: Mapped[str] = mapped_column(String(30), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Model):
+    """One login attempt, counted per account and per client address to slow and lock guessing across
+    every worker (the counts live in the database, not in one process)."""
+
+    __table_args__ = (
+        Index("ix_login_attempt_email_created", "email", "created_at"),
+        Index("ix_login_attempt_address_created", "address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The address typed, lower-cased (whether or not such a user exists).
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    succeeded: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,6 +1,7 @@
 """Departments, users and API tokens: creating them and checking credentials."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -16,16 +17,20 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from incident import policy
 from incident.audit import service as audit
+from incident.auth import passwords, throttle
 from incident.auth.models import ApiToken, Department, Operator, OperatorType, Role, User
-from incident.database import may_write
+from incident.auth.sessions import DEACTIVATED, end_sessions
+from incident.database import in_own_transaction, may_write
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
+from incident.validation import parse_id
 
 logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "inc_"
-MIN_PASSWORD_LENGTH = 10
+#: The password rule lives in incident.auth.passwords (check_password_rule).
+MIN_PASSWORD_LENGTH = passwords.MIN_PASSWORD_LENGTH
 # A hash computed once so that a login for an unknown address costs as much as a real check,
 # and response times do not tell which addresses exist.
 _DUMMY_HASH: str | None = None
@@ -169,16 +174,13 @@ def create_user(
         role = Role(role)
     except ValueError:
         raise ValidationFailed(_l("役割が正しくありません。"), fields={"role": _l("役割が正しくありません。")}) from None
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            _l("パスワードは %(n)d 文字以上にしてください。", n=MIN_PASSWORD_LENGTH),
-            fields={"password": _l("パスワードは %(n)d 文字以上にしてください。", n=MIN_PASSWORD_LENGTH)},
-        )
+    passwords.check_password_rule(password, email)
     if db.session.scalar(select(User).where(func.lower(User.email) == email)):
         raise Conflict(_l("%(email)s はすでに登録されています。", email=email))
     operator = _user_operator(role, organisation, operator_kind)
     user = User(email=email, name=name.strip(), role=role, department_id=department.id, operator=operator)
     user.set_password(password)
+    user.password_changed_at = utcnow()
     db.session.add(user)
     db.session.flush()
     changes: dict[str, tuple[Any, Any]] = {
@@ -201,6 +203,232 @@ def authenticate(email: str, password: str) -> User | None:
     if not user.check_password(password) or not user.active:
         return None
     return user
+
+
+# Login throttling and history (issue 13): incident.auth.throttle counts; these decide and record.
+
+
+@dataclasses.dataclass(frozen=True)
+class LoginResult:
+    """The user logged in, or None; `wait_seconds` > 0 when the attempt was refused unchecked (too many
+    failures: the password was not looked at). Nothing here tells whether the account exists."""
+
+    user: User | None
+    wait_seconds: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Candidate:
+    user_id: int | None
+    password_hash: str | None
+    wait_seconds: int
+
+
+def log_in(email: str, password: str, address: str | None) -> LoginResult:
+    """Check a login from client `address`, throttled per account and per address, and record it.
+
+    Each step runs in a short transaction of its own (committed at once, so a failed attempt is counted
+    whatever becomes of the request): first the attempt is refused unchecked while a delay runs; then the
+    password is checked outside any transaction (never holding the write lock while hashing; an unknown
+    address costs as much as a real check); then, serialised per account and address, the counts are taken
+    again and the attempt recorded, so the delay and the lock start at exactly the configured count however
+    many workers take attempts at once. A locked account refuses even the right password, with the message
+    of a wrong one. Audited: auth.login, auth.login_failed, auth.locked (never the password)."""
+    key, where = throttle.email_key(email or ""), throttle.address_key(address)
+    candidate = in_own_transaction(lambda: _before_check(key, where))
+    if candidate.wait_seconds:
+        return LoginResult(None, candidate.wait_seconds)
+    password_ok = _password_matches(candidate.password_hash, password or "")
+    user_id = in_own_transaction(lambda: _settle(key, where, candidate.user_id, password_ok))
+    if isinstance(user_id, LoginResult):
+        return user_id
+    return LoginResult(db.session.get(User, user_id))
+
+
+def _password_matches(password_hash: str | None, password: str) -> bool:
+    global _DUMMY_HASH
+    if len(password) > passwords.MAX_PASSWORD_LENGTH:
+        password = ""  # never hash megabytes; a wrong password either way
+    if password_hash is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
+        check_password_hash(_DUMMY_HASH, password)
+        return False
+    return check_password_hash(password_hash, password)
+
+
+def _user_by_key(key: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == key)) if key else None
+
+
+def _before_check(key: str, address: str) -> _Candidate:
+    """Refuse unchecked while a delay runs (audited), else name the account whose password to check."""
+    user = _user_by_key(key)
+    now = utcnow()
+    standing = throttle.standing(key, address, now, user)
+    if standing.wait_seconds:
+        _audit_failure(key, address, user, "throttled")
+        return _Candidate(None, None, standing.wait_seconds)
+    return _Candidate(user.id if user else None, user.password_hash if user else None, 0)
+
+
+def _settle(key: str, address: str, user_id: int | None, password_ok: bool) -> int | LoginResult:
+    """Count again (serialised), record the attempt, lock at the configured count: the user's id on success."""
+    throttle.serialise(key, address)
+    user = db.session.get(User, user_id) if user_id is not None else None
+    now = utcnow()
+    standing = throttle.standing(key, address, now, user)
+    if standing.wait_seconds:  # other attempts failed while this one was checked
+        _audit_failure(key, address, user, "throttled")
+        return LoginResult(None, standing.wait_seconds)
+    locked = throttle.is_locked(user, now)
+    if user is not None and password_ok and user.active and not locked:
+        throttle.note_attempt(key, address, True, now)
+        if user.locked_until is not None:
+            user.locked_until = None  # an expired lock: counting starts again from this success
+        audit.record(user, "auth.login", "user", user.id, changes={"address": (None, address)})
+        return user.id
+    throttle.note_attempt(key, address, False, now)
+    reason = ("locked" if locked else "unknown_email" if user is None
+              else "inactive" if not user.active else "wrong_password")
+    _audit_failure(key, address, user, reason)
+    if user is not None and not locked and standing.email_failures + 1 >= throttle.lock_after():
+        user.locked_until = throttle.lock_until(now)
+        db.session.flush()
+        audit.record(None, "auth.locked", "user", user.id, changes={
+            "locked_until": (None, user.locked_until), "failures": (None, standing.email_failures + 1)})
+    return LoginResult(None)
+
+
+def _audit_failure(key: str, address: str, user: User | None, reason: str) -> None:
+    audit.record(None, "auth.login_failed", "user", user.id if user else None,
+                 changes={"email": (None, key), "address": (None, address), "reason": (None, reason)})
+
+
+def unlock_user(actor: User | None, user_id: Any) -> User:
+    """The PR office (or the CLI, `actor` None) unlocks an account locked by failed logins: its failures
+    count from now on. NotFound for anyone else, as if the page did not exist."""
+    if actor is not None and not policy.can_unlock_users(actor):
+        raise NotFound()
+    user = _user_by_id(user_id)
+    now = utcnow()
+    if not throttle.is_locked(user, now):
+        raise Conflict(_l("%(email)s はロックされていません。", email=user.email))
+    audit.record(actor, "auth.unlocked", "user", user.id, changes={"locked_until": (user.locked_until, now)})
+    user.locked_until = now  # past: the failures before it no longer count
+    db.session.flush()
+    return user
+
+
+@dataclasses.dataclass(frozen=True)
+class LoginOverview:
+    locked: list[User]
+    failures: list[Any]
+    history: Any
+
+
+def login_overview(actor: User, page: int, per_page: int, email: str | None) -> LoginOverview:
+    """The PR office's login page: locked accounts, recent failures, and the history (NotFound for others)."""
+    if not policy.can_unlock_users(actor):
+        raise NotFound()
+    now = utcnow()
+    return LoginOverview(throttle.locked_users(now), throttle.recent_failures(now),
+                         throttle.history(page, per_page, email))
+
+
+# Passwords (issue 13): the rule is incident.auth.passwords; changing one's own, and temporary ones.
+
+
+def change_password(actor: User, current: Any, new: Any, confirm: Any, *, session_token: str | None = None) -> None:
+    """Change one's own password: the current one is required and the new one typed twice, held to the rule
+    (incident.auth.passwords). It clears the must-change mark of a temporary password, and the user's other
+    signed-in browsers are signed out (`session_token` names the one that stays). Nothing of either password
+    is logged or audited."""
+    current, new, confirm = (value if isinstance(value, str) else "" for value in (current, new, confirm))
+    if not current or len(current) > passwords.MAX_PASSWORD_LENGTH or not actor.check_password(current):
+        message = _l("現在のパスワードが違います。")
+        raise ValidationFailed(message, fields={"current_password": message})
+    if new != confirm:
+        message = _l("新しいパスワードと確認用のパスワードが一致しません。")
+        raise ValidationFailed(message, fields={"confirm_password": message})
+    passwords.check_password_rule(new, actor.email, field="new_password")
+    if new == current:
+        message = _l("現在のパスワードとは別のパスワードにしてください。")
+        raise ValidationFailed(message, fields={"new_password": message})
+    forced = actor.must_change_password
+    actor.set_password(new)
+    actor.password_changed_at = utcnow()
+    actor.must_change_password = False
+    db.session.flush()
+    audit.record(actor, "user.password_changed", "user", actor.id,
+                 changes={"must_change_password": (True, False)} if forced else None)
+    end_sessions_after_password_change(actor, "password_changed", except_token=session_token)
+
+
+def end_sessions_after_password_change(user: User, reason: str, except_token: str | None = None) -> None:
+    """HOOK for server-side sessions (issue 13, helper S): end the user's signed-in browsers but
+    `except_token`'s (a session token or the Flask-Login id naming it), each end audited."""
+    end_sessions(user, reason, except_token=except_token)
+
+
+def _managed_user(actor: User | None, user_id: Any) -> User:
+    """A user the PR office manages (the CLI, `actor` None, acts as the system); NotFound for anyone else,
+    as if the pages did not exist."""
+    if actor is not None and not policy.can_manage_users(actor):
+        raise NotFound()
+    return _user_by_id(user_id)
+
+
+def _user_by_id(raw: Any) -> User:
+    """The user with that id; NotFound for anything else (beyond the id range PostgreSQL would fail the query)."""
+    try:
+        wanted = parse_id(raw)
+    except ValueError:
+        wanted = None
+    user = db.session.get(User, wanted) if wanted else None
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def users_for_admin(actor: User) -> list[User]:
+    """Every user, active first, by name: the PR office's list (NotFound for others)."""
+    if not policy.can_manage_users(actor):
+        raise NotFound()
+    return list(db.session.scalars(select(User).order_by(User.active.desc(), User.name, User.id)))
+
+
+def user_for_admin(actor: User, user_id: Any) -> User:
+    """One user, for the PR office's temporary-password page (NotFound for others)."""
+    return _managed_user(actor, user_id)
+
+
+def user_by_email(email: str) -> User:
+    """The user with this e-mail address (case-insensitive), or NotFound."""
+    user = db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    if user is None:
+        raise NotFound(_l("%(email)s という利用者はいません。", email=email))
+    return user
+
+
+def issue_temporary_password(actor: User | None, user_id: Any) -> tuple[User, str]:
+    """The PR office (or the CLI) gives a user a random temporary password, returned once and never stored
+    in the clear: it replaces the old one at once, and the user must change it at the next login (until then
+    every page leads to the change page and the API answers 403). The user's signed-in browsers are
+    signed out."""
+    user = _managed_user(actor, user_id)
+    if not user.active:
+        raise Conflict(_l("%(name)s さんのアカウントは無効になっています。", name=user.name))
+    plain = passwords.temporary_password()
+    forced_before = user.must_change_password
+    user.set_password(plain)
+    user.password_changed_at = utcnow()
+    user.must_change_password = True
+    db.session.flush()
+    audit.record(actor, "user.password_reset", "user", user.id,
+                 changes={"must_change_password": (forced_before, True)})
+    end_sessions(user, "password_reset", actor=actor)  # audited as the PR office's (None: the CLI)
+    return user, plain
 
 
 def set_locale(actor: User, locale: str | None) -> None:
@@ -303,3 +531,22 @@ def tokens_of(actor: User) -> list[ApiToken]:
     return list(db.session.scalars(
         select(ApiToken).where(ApiToken.user_id == actor.id).order_by(ApiToken.id.desc())
     ))
+
+
+def deactivate_user(actor: User | None, user: User) -> User:
+    """Deactivate a user (the PR office, or the CLI as the system): they can no longer log in, every
+    signed-in browser of theirs is signed out and every API token revoked, all audited."""
+    if not policy.can_deactivate_user(actor, user):
+        raise PermissionDenied(_l("利用者を無効にできるのは秘書広報課です（自分自身は無効にできません）。"))
+    if user.active:
+        user.active = False
+        db.session.flush()
+        audit.record(actor, "user.deactivate", "user", user.id, changes={"active": (True, False)})
+    end_sessions(user, DEACTIVATED, actor=actor)
+    now = utcnow()
+    for token in db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                           ApiToken.revoked_at.is_(None))):
+        token.revoked_at = now
+        audit.record(actor, "token.revoke", "api_token", token.id, changes={"revoked": (False, True)})
+    db.session.flush()
+    return user

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from incident import boundary, policy
-from incident.audit import service as audit
-from incident.auth import service
-from incident.auth.forms import ContactForm, EmptyForm, LanguageForm, LoginForm, TokenForm
-from incident.errors import ValidationFailed
+from incident.auth import service, sessions
+from incident.auth.forms import ContactForm, EmptyForm, LanguageForm, LoginForm, PasswordForm, TokenForm
+from incident.errors import Conflict, ValidationFailed
+from incident.pagination import page_args
 
 bp = Blueprint("auth", __name__)
 
@@ -35,14 +35,27 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        user = service.authenticate(form.email.data or "", form.password.data or "")
-        if user is None:
+        result = service.log_in(form.email.data or "", form.password.data or "", request.remote_addr)
+        user = result.user
+        if result.wait_seconds:
+            flash(_("ログインに続けて失敗したため、しばらくお待ちください（あと約 %(s)d 秒）。",
+                    s=result.wait_seconds), "error")
+        elif user is None:
             flash(_("メールアドレスまたはパスワードが違います。"), "error")
         else:
-            login_user(user, remember=bool(form.remember.data))
-            audit.record(user, "user.login", "user", user.id)
+            _sign_in(user, remember=bool(form.remember.data))
             return redirect(safe_next(form.next.data) or url_for("cases.index"))
-    return render_template("auth/login.html", form=form)
+    signed_out = sessions.sign_out_message(session.pop("signed_out", None))
+    return render_template("auth/login.html", form=form, signed_out=signed_out)
+
+
+def _sign_in(user, *, remember: bool) -> None:
+    """Log `user` in with a new server-side session: Flask-Login's user id ("<user id>:<token>") names it,
+    so the session cookie and the "remember me" cookie both stop working once it ends."""
+    login_id = sessions.start_session(user, request.user_agent.string, request.remote_addr)
+    login_user(user, remember=remember)
+    session["_user_id"] = login_id
+    session.pop("signed_out", None)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -51,6 +64,7 @@ def logout():
     """Log out (POST with a CSRF token, so a link elsewhere cannot log anyone out)."""
     form = EmptyForm()
     if form.validate_on_submit():
+        sessions.end_current(current_user, session.get("_user_id"))
         logout_user()
         flash(_("ログアウトしました。"), "info")
     return redirect(url_for("auth.login"))
@@ -93,7 +107,10 @@ def settings():
         tokens=service.tokens_of(current_user),
         new_token=new_token,
         revoke_form=EmptyForm(),
+        sessions=sessions.active_sessions(current_user, session.get("_user_id")),
         contact_form=contact_form if may_set_contact else None,
+        password_form=PasswordForm(formdata=None),
+        min_length=service.MIN_PASSWORD_LENGTH,
     )
 
 
@@ -106,3 +123,137 @@ def revoke_token(token_id: int):
         service.revoke_token(current_user, token_id)
         flash(_("トークンを無効にしました。"), "success")
     return redirect(url_for("auth.settings"))
+
+
+# Signed-in browsers (issue 13): listed on 設定, ended one by one, all but this one, or all.
+
+
+@bp.route("/settings/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id: int):
+    """Sign one of one's own browsers out (another user's session is 404)."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        if sessions.end_session_of(current_user, session_id, session.get("_user_id")):
+            logout_user()
+            flash(_("ログアウトしました。"), "info")
+            return redirect(url_for("auth.login"))
+        flash(_("その端末をログアウトしました。"), "success")
+    return redirect(url_for("auth.settings"))
+
+
+@bp.route("/settings/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    """Sign out every other browser of one's own; this one stays signed in."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        count = sessions.end_sessions(current_user, sessions.ENDED_ELSEWHERE, except_token=session.get("_user_id"))
+        flash(_("ほかの端末をすべてログアウトしました（%(n)d 件）。", n=count), "success")
+    return redirect(url_for("auth.settings"))
+
+
+@bp.route("/settings/sessions/end-all", methods=["POST"])
+@login_required
+def end_all_sessions():
+    """Sign out every browser of one's own, this one included."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        sessions.end_current(current_user, session.get("_user_id"))
+        sessions.end_sessions(current_user, sessions.ENDED_ELSEWHERE)
+        logout_user()
+        flash(_("すべての端末からログアウトしました。"), "info")
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.settings"))
+
+
+# Passwords (issue 13): one's own on 設定, and the PR office's temporary passwords.
+
+#: What a user holding a temporary password may still open: the change page, logging out, static files.
+_OPEN_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static", "favicon"}
+
+
+@bp.before_app_request
+def require_password_change():
+    """A user with a temporary password is sent to the change page from every page until they change it.
+    The API (its own token check, incident/api) answers 403 instead."""
+    if request.blueprint == "api" or request.endpoint in _OPEN_BEFORE_PASSWORD_CHANGE:
+        return None
+    if current_user.is_authenticated and policy.must_change_password_first(current_user):
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+@bp.route("/settings/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password (the current one, the new one twice); after a temporary password from the
+    PR office, the only page open until it is done."""
+    form = PasswordForm()
+    forced = policy.must_change_password_first(current_user)
+    if form.validate_on_submit():
+        try:
+            # This browser stays signed in; the user's others are signed out (incident.auth.sessions).
+            service.change_password(current_user, form.current_password.data, form.new_password.data,
+                                    form.confirm_password.data, session_token=session.get("_user_id"))
+        except ValidationFailed as exc:
+            boundary.refuse(exc, form)
+        else:
+            flash(_("パスワードを変更しました。"), "success")
+            return redirect(url_for("cases.index") if forced else url_for("auth.settings"))
+    return render_template("auth/change_password.html", form=form, forced=forced,
+                           min_length=service.MIN_PASSWORD_LENGTH)
+
+
+@bp.route("/admin/users")
+@login_required
+def users():
+    """The PR office's list of users, each with a link to issue a temporary password (404 for others)."""
+    return render_template("auth/users.html", users=service.users_for_admin(current_user))
+
+
+@bp.route("/admin/users/<int:user_id>/password", methods=["GET", "POST"])
+@login_required
+def user_password(user_id: int):
+    """The PR office issues a user a temporary password, shown once on this page (404 for others)."""
+    user = service.user_for_admin(current_user, user_id)
+    form = EmptyForm()
+    temporary = None
+    if form.validate_on_submit():
+        try:
+            user, temporary = service.issue_temporary_password(current_user, user_id)
+        except Conflict as exc:
+            boundary.refuse(exc)
+    response = make_response(render_template("auth/user_password.html", user=user, form=form, temporary=temporary))
+    response.headers["Cache-Control"] = "no-store"  # the temporary password must not stay in a cache
+    return response
+
+
+# Login history and locked accounts (issue 13): the PR office's page.
+
+
+@bp.route("/admin/logins")
+@login_required
+def logins():
+    """Accounts locked by failed logins (with an unlock button), recent failures and the login history,
+    filterable by e-mail address (404 for all but the PR office)."""
+    page, per_page = page_args(request.args)
+    email = (request.args.get("email") or "").strip()[:254] or None
+    overview = service.login_overview(current_user, page, per_page, email)
+    args = {"email": email} if email else {}
+    return render_template("auth/logins.html", overview=overview, args=args, unlock_form=EmptyForm())
+
+
+@bp.route("/admin/logins/unlock", methods=["POST"])
+@login_required
+def unlock():
+    """The PR office unlocks an account (the user's id is posted; 404 for others)."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            user = service.unlock_user(current_user, request.form.get("user_id"))
+        except Conflict as exc:
+            boundary.refuse(exc)
+        else:
+            flash(_("%(email)s のロックを解除しました。", email=user.email), "success")
+    return redirect(url_for("auth.logins"))

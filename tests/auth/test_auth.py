@@ -98,7 +98,7 @@ def test_cli_creates_department_user_and_token(runner):
     (["user", "create", "a@example.jp", "--name", "A", "--role", "responder",
       "--department", "nowhere", "--password-stdin"], "a-long-password\n", "nowhere"),
     (["user", "create", "a@example.jp", "--name", "A", "--role", "responder",
-      "--department", "kanko", "--password-stdin"], "short\n", "10"),
+      "--department", "kanko", "--password-stdin"], "short\n", "12"),
     (["user", "create", "a@example.jp", "--name", "A", "--role", "king",
       "--department", "kanko", "--password-stdin"], "a-long-password\n", "king"),
     (["department", "create", "kanko", "重複"], None, "kanko"),
