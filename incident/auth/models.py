@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, false
+
+from sqlalchemy import JSON, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -87,6 +89,16 @@ class User(UserMixin, Model):
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: Too many failed logins: refused until this time (or until the PR office unlocks it).
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The TOTP shared secret (base32) once the user has confirmed an authenticator app; None = no MFA.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: When MFA was turned on (None = off).
+    mfa_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The last TOTP time step accepted, so one code cannot be used twice.
+    totp_last_step: Mapped[int | None] = mapped_column()
+    #: The OpenID Connect subject ("sub") of this person at the city's identity provider, once matched.
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
+    #: Created by a first single sign-on and waiting for the PR office to give a role (inactive until then).
+    pending_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
     operator: Mapped[Operator | None] = relationship(lazy="joined")
@@ -122,12 +134,65 @@ class ApiToken(Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: After this time the token is refused (chosen at creation, 90 days by default).
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: A read-only token may only GET.
+    read_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Who revoked it (the owner, or the PR office).
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > utcnow())
+
+
+class RecoveryCode(Model):
+    """One of the ten one-time MFA recovery codes; only a hash is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Reshuffle(Model):
+    """A personnel reshuffle (人事異動) uploaded as CSV: the planned changes are stored at preview, and
+    applying applies exactly them."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    #: The date the moves take effect (e.g. 4月1日), shown in the history.
+    effective_on: Mapped[dt.date] = mapped_column()
+    #: The validated plan: [{"user_id", "email", "from": {...}, "to": {...}}, ...].
+    plan: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Discarded without applying.
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Posting(Model):
+    """Who was where when: one row per period a person held a department and role (history of 人事異動)."""
+
+    __table_args__ = (Index("ix_posting_user_started", "user_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator_organisation.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: None while current.
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reshuffle_id: Mapped[int | None] = mapped_column(ForeignKey("reshuffle.id"), index=True)
+
+    department: Mapped[Department] = relationship()
 
 
 class UserSession(Model):

@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from incident import policy
 from incident.audit import service as audit
-from incident.auth import passwords, throttle
+from incident.auth import passwords, postings, throttle
 from incident.auth.models import ApiToken, Department, Operator, OperatorType, Role, User
 from incident.auth.sessions import DEACTIVATED, end_sessions
 from incident.database import in_own_transaction, may_write
@@ -183,6 +183,7 @@ def create_user(
     user.password_changed_at = utcnow()
     db.session.add(user)
     db.session.flush()
+    postings.open_posting(actor, user, at=user.created_at)
     changes: dict[str, tuple[Any, Any]] = {
         "email": (None, email), "role": (None, role), "department": (None, department.code)}
     if operator is not None:
