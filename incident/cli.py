@@ -11,7 +11,10 @@ from sqlalchemy import func, select
 
 from incident import boundary
 from incident.audit.service import new_request_id, set_cli_request_id
+from incident.auth import mfa, people, reshuffle_csv
+from incident.auth import reshuffle as auth_reshuffle
 from incident.auth import service as auth_service
+from incident.auth import tokens as auth_tokens
 from incident.auth.models import Role, User
 from incident.database import in_own_transaction, reads_first
 from incident.extensions import db
@@ -45,6 +48,27 @@ def department_contact(code: str, contact: str) -> str:
     department = auth_service.department_by_code(code)
     auth_service.set_department_contact(None, department, contact)
     return f"department {department.code}: {department.contact}"
+
+
+@department_cli.command("rename")
+@click.argument("code")
+@click.argument("name")
+@boundary.command
+def department_rename(code: str, name: str) -> str:
+    """Rename the department CODE to NAME (its code stays)."""
+    set_cli_request_id(new_request_id())
+    department = people.update_department(None, auth_service.department_by_code(code), name=name)
+    return f"department {department.code}: {department.name}"
+
+
+@department_cli.command("delete")
+@click.argument("code")
+@boundary.command
+def department_delete(code: str) -> str:
+    """Delete the department CODE, made by mistake: refused when anything refers to it (its history)."""
+    set_cli_request_id(new_request_id())
+    people.delete_department(None, auth_service.department_by_code(code))
+    return f"department {code} deleted"
 
 
 @user_cli.command("create")
@@ -89,6 +113,52 @@ def user_reset_password(email: str) -> str:
     return plain
 
 
+@user_cli.command("reset-mfa")
+@click.argument("email")
+@boundary.command
+def user_reset_mfa(email: str) -> str:
+    """Turn off EMAIL's multi-factor authentication (a lost phone): the secret and recovery codes are
+    removed and the user's browsers signed out; they set it up again at the next login."""
+    set_cli_request_id(new_request_id())
+    user = auth_service.user_by_email(email)
+    mfa.reset(None, user)
+    return f"user {user.email}: multi-factor authentication reset"
+
+
+def _plan_text(plan: list[dict], day: object) -> str:
+    """A reshuffle plan as lines: each change from -> to, then the counts."""
+    def place(p: dict) -> str:
+        return f"{p['department_code']} {p['role']}" + (f" ({p['organisation']})" if p["organisation"] else "")
+
+    lines = [f"line {row['line']}: {row['name']} <{row['email']}> {place(row['from'])} -> {place(row['to'])}"
+             for row in plan if row["changed"]]
+    moving = len(lines)
+    return "\n".join([*lines, f"effective on {day}: {moving} change(s), {len(plan) - moving} unchanged"])
+
+
+@user_cli.command("reshuffle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--effective-on", default=None, help="The date the moves take effect, YYYY-MM-DD (default: today in Japan).")
+@click.option("--apply", "apply_now", is_flag=True, help="Apply the plan; without it only the preview is printed.")
+@click.option("--by", "by_email", default=None, help="The PR office member recorded as applying it (needed with --apply).")
+@boundary.command
+def user_reshuffle(file: Path, effective_on: str | None, apply_now: bool, by_email: str | None) -> str:
+    """Move many people at once from a reshuffle CSV (人事異動; the format is in the README): print every
+    change, and apply them only with --apply."""
+    set_cli_request_id(new_request_id())
+    with file.open("rb") as stream:
+        data = stream.read(reshuffle_csv.MAX_BYTES + 1)
+    if not apply_now:
+        day = auth_reshuffle.parse_effective_on(effective_on)
+        return _plan_text(auth_reshuffle.build_plan(data), day) + "\nnot applied (add --apply --by EMAIL)"
+    if not by_email:
+        raise click.UsageError("--apply needs --by EMAIL (a PR office member)")
+    actor = auth_service.user_by_email(by_email)
+    item = auth_reshuffle.upload(actor, data, file.name, effective_on)
+    moved = auth_reshuffle.apply(actor, item)
+    return _plan_text(item.plan, item.effective_on) + f"\napplied: {moved} moved (reshuffle {item.id})"
+
+
 @user_cli.command("unlock")
 @click.argument("email")
 @boundary.command
@@ -113,18 +183,82 @@ def user_deactivate(email: str) -> str:
     return f"user {user.email} deactivated (sessions ended, API tokens revoked)"
 
 
+@user_cli.command("update")
+@click.argument("email")
+@click.option("--name", default=None, help="New display name.")
+@click.option("--role", default=None, type=click.Choice([r.value for r in Role]))
+@click.option("--department", "department_code", default=None, help="Code of the department moved to.")
+@click.option("--organisation", default=None,
+              help="The contractor / designated manager a responder works for; an empty value: city staff.")
+@boundary.command
+def user_update(email: str, name: str | None, role: str | None, department_code: str | None,
+                organisation: str | None) -> str:
+    """Change EMAIL's name, or move them to another role, department or organisation (a new posting)."""
+    set_cli_request_id(new_request_id())
+    user = auth_service.user_by_email(email)
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = name
+    if role is not None:
+        changes["role"] = role
+    if organisation is not None:
+        changes["organisation"] = organisation
+    department = auth_service.department_by_code(department_code) if department_code else None
+    people.update_user(None, user, department=department, **changes)
+    return f"user {user.email} ({user.name}, {user.role.value}, {user.department.code}, {user.organisation or '-'})"
+
+
+@user_cli.command("list")
+@boundary.command
+def user_list() -> str:
+    """List every user: e-mail, name, role, department code, organisation, state."""
+    rows = []
+    for user in db.session.scalars(select(User).order_by(User.active.desc(), User.email)):
+        state = "pending" if user.pending_since else "active" if user.active else "inactive"
+        rows.append(f"{user.email}\t{user.name}\t{user.role.value}\t{user.department.code}\t"
+                    f"{user.organisation or '-'}\t{state}")
+    return "\n".join(rows) if rows else "no users"
+
+
 @token_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="cli", help="What the token is for.")
+@click.option("--days", type=int, default=None, help="Days until it expires (default API_TOKEN_DAYS, 90).")
+@click.option("--read-only", is_flag=True, help="The token may only read (GET); anything else answers 403.")
 @boundary.command
-def token_create(email: str, name: str) -> str:
+def token_create(email: str, name: str, days: int | None, read_only: bool) -> str:
     """Create an API token for EMAIL and print only the token."""
     set_cli_request_id(new_request_id())
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
         raise click.ClickException(f"no user {email}")
-    _token, plain = auth_service.create_token(user, name)
+    _token, plain = auth_tokens.create_token(user, name, days, read_only=read_only)
     return plain
+
+
+@token_cli.command("list")
+@click.argument("email", required=False)
+@boundary.command
+def token_list(email: str | None) -> str:
+    """List every API token (of EMAIL only, if given): id, owner, name, scope, expiry, last use, state."""
+    rows = []
+    for token in auth_tokens.all_tokens(email):
+        scope = "read-only" if token.read_only else "read-write"
+        expires = token.expires_at.isoformat(timespec="minutes") if token.expires_at else "never"
+        used = token.last_used_at.isoformat(timespec="minutes") if token.last_used_at else "never"
+        rows.append(f"{token.id}\t{token.user.email}\t{token.name}\t{token.prefix}…\t{scope}\t"
+                    f"expires {expires}\tlast used {used}\t{auth_tokens.state_of(token)}")
+    return "\n".join(rows) if rows else "no tokens"
+
+
+@token_cli.command("revoke")
+@click.argument("token_id")
+@boundary.command
+def token_revoke(token_id: str) -> str:
+    """Revoke the API token with id TOKEN_ID (as listed by `token list`); revoking twice changes nothing."""
+    set_cli_request_id(new_request_id())
+    token = auth_tokens.revoke_token(None, token_id)
+    return f"token {token.id} ({token.name}) of {token.user.email} revoked"
 
 
 @click.command("seed-demo")

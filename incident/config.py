@@ -54,6 +54,19 @@ LOGIN_DELAY_MAX_SECONDS = 15 * 60
 LOGIN_LOCK_AFTER = 20
 #: … for this long, or until the PR office unlocks it (/admin/logins, `flask user unlock`).
 LOGIN_LOCK_MINUTES = 60
+#: Multi-factor authentication (TOTP): the roles that must use it, when MFA_REQUIRED is on. None (the
+#: default) means on in production, off in development; until they set it up, those users see only the
+#: set-up page and the API answers 403.
+MFA_REQUIRED: bool | None = None
+MFA_REQUIRED_ROLES = ["supervisor", "admin"]
+#: The issuer an authenticator app shows next to the user's e-mail address.
+MFA_ISSUER = "石巻市 SNS インシデント"
+#: Days a new API token lasts unless its creator chooses otherwise (issue 13) …
+API_TOKEN_DAYS = 90
+#: … and the longest expiry that may be chosen.
+API_TOKEN_MAX_DAYS = 365
+#: Hours a password-reset link from the PR office stays valid (it also stops working once used).
+PASSWORD_RESET_HOURS = 24
 MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 #: The largest evidence file (screenshot or PDF) accepted; larger uploads get 413.
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
@@ -90,6 +103,26 @@ MAIL_TIMEOUT = 10
 MAIL_MAX_ATTEMPTS = 10
 #: Seconds between the worker's rounds (escalation sweep and mail delivery).
 WORKER_INTERVAL = 60
+#: Single sign-on with OpenID Connect (README, "Single sign-on"): the identity provider's issuer URL, e.g.
+#: https://login.microsoftonline.com/<tenant id>/v2.0; None switches single sign-on off. Read at start-up.
+OIDC_ISSUER: str | None = None
+#: The app's registration at the identity provider (INCIDENT_OIDC_CLIENT_SECRET keeps the secret out of files).
+OIDC_CLIENT_ID: str | None = None
+OIDC_CLIENT_SECRET: str | None = None
+OIDC_SCOPES = "openid email profile"
+#: The text of the login page's single sign-on button; None means 「シングルサインオンでログイン」.
+OIDC_BUTTON_LABEL: str | None = None
+#: The ID token claim holding the e-mail address users are matched by (Entra ID may need
+#: "preferred_username" or "upn"); once matched, a user is found by the provider's subject ("sub").
+OIDC_EMAIL_CLAIM = "email"
+#: A person the app does not know: "refuse", or "pending" (an inactive user is made for the PR office to approve).
+OIDC_UNKNOWN_USERS = "refuse"
+#: The department code pending users are put in; None means the PR office's (the department of its first admin).
+OIDC_PENDING_DEPARTMENT: str | None = None
+#: Seconds to wait for the identity provider (discovery, keys, the token exchange).
+OIDC_TIMEOUT = 10
+#: False hides the password form and refuses password logins (single sign-on only; the CLI still works).
+PASSWORD_LOGIN = True
 
 _PRODUCTION_SECRET_HELP = (
     "INCIDENT_ENV=production needs a real secret key: set INCIDENT_SECRET_KEY to a long random "
@@ -119,6 +152,8 @@ def load(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     production = app.config["ENV"] == "production"
     if production:
         app.config["DEBUG"] = False
+    if app.config.get("MFA_REQUIRED") is None:
+        app.config["MFA_REQUIRED"] = production
     for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
         if app.config.get(name) is None:
             app.config[name] = production

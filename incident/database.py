@@ -6,18 +6,22 @@ import contextlib
 import contextvars
 import datetime as dt
 import enum
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import DateTime, Enum, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 
 from incident.dates import UTC
 from incident.extensions import db
+
+logger = logging.getLogger(__name__)
 
 _READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
 T = TypeVar("T")
@@ -102,6 +106,30 @@ def configure_engine(app: Flask) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if may_write() else "BEGIN")
+
+
+def write_briefly(statement: Executable, wait_ms: int) -> bool:
+    """Run one small write (a "last seen" time, say) in a short transaction of its own that can never fail
+    the request: on SQLite it waits at most `wait_ms` for another writer, not the usual busy timeout.
+    False when it could not be written (busy or unreachable); the caller tries again next time.
+
+    Written inside a read request's transaction it would need SQLite's write lock, which a read
+    transaction cannot take while another request writes ("database is locked", a 500)."""
+    try:
+        with db.engine.begin() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            try:
+                connection.execute(statement)
+            finally:
+                if sqlite:  # the connection goes back to the pool
+                    busy_ms = int(current_app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+    except SQLAlchemyError as exc:
+        logger.warning("brief write not recorded (%s)", type(exc).__name__)
+        return False
+    return True
 
 
 @contextlib.contextmanager

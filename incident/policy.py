@@ -4,7 +4,7 @@ It sits below every domain: it imports none at run time (the objects it judges a
 domain may ask it."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, or_, true
@@ -269,9 +269,32 @@ def can_manage_users(user: User) -> bool:
     return user.role == Role.ADMIN
 
 
+def can_change_role(actor: User | None, user: User) -> bool:
+    """The PR office changes people's roles (None: the CLI), never its own (it would lock itself out)."""
+    if actor is None:
+        return True
+    return actor.role == Role.ADMIN and actor.id != user.id
+
+
+def can_revoke_token(actor: User, owner_id: int) -> bool:
+    """An API token is revoked by its owner, or by the PR office (anyone's, from /admin/tokens)."""
+    return actor.id == owner_id or can_manage_users(actor)
+
+
 def must_change_password_first(user: User) -> bool:
     """A user holding a temporary password from the PR office may do nothing (pages or API) but change it."""
     return bool(user.must_change_password)
+
+
+def must_enrol_mfa(user: User, required_roles: Collection[Role]) -> bool:
+    """A user whose role must use MFA (MFA_REQUIRED_ROLES while MFA_REQUIRED is on) and has not set it up may
+    do nothing (pages or API) but set it up."""
+    return user.role in required_roles and user.totp_secret is None
+
+
+def may_turn_off_mfa(user: User, required_roles: Collection[Role]) -> bool:
+    """Users turn their own MFA off, except in a role that must use it (the PR office can still reset it)."""
+    return user.role not in required_roles
 
 
 def can_unlock_users(user: User) -> bool:

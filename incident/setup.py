@@ -17,6 +17,7 @@ from werkzeug.routing import IntegerConverter
 
 from incident import labels, policy
 from incident.audit.service import new_request_id
+from incident.auth import sessions
 from incident.boundary import abandon
 from incident.database import MAX_ID
 from incident.dates import format_datetime, parse_iso
@@ -39,10 +40,13 @@ _CSP = (
 
 
 def _select_locale() -> str:
-    """The user's chosen language, else ?lang= for the login page, else Japanese."""
+    """The user's chosen language, else ?lang= (the login page), else the one chosen there before signing in
+    (the MFA code page, a reset link), else Japanese."""
     if current_user and current_user.is_authenticated and current_user.locale:
         return str(current_user.locale)
     requested = request.args.get("lang") if request else None
+    if requested not in ("ja", "en") and request and not current_user.is_authenticated:
+        requested = session.get(sessions.LOGIN_LOCALE_KEY)
     return requested if requested in ("ja", "en") else "ja"
 
 
@@ -114,7 +118,6 @@ def init_app(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
-    from incident.auth import sessions
     from incident.auth.models import User
 
     login_manager.init_app(app)

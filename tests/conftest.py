@@ -437,7 +437,7 @@ def login(client: FlaskClient):
 @pytest.fixture
 def token_for(app: Flask):
     """A valid API token for a user, as Authorization headers."""
-    from incident.auth.service import create_token
+    from incident.auth.tokens import create_token
 
     def make_token(user) -> dict[str, str]:
         _token, plain = create_token(user, "test")

@@ -644,6 +644,10 @@ def revoke_token(w: World) -> None:
     w.page(w.city.responder_a, "POST", "/settings", {"token-name": "連携"})
     token_id = db.session.scalar(select(func.max(ApiToken.id)).where(ApiToken.user_id == w.city.responder_a.id))
     w.act(w.city.responder_a, lambda: w.page(w.city.responder_a, "POST", f"/settings/tokens/{token_id}/revoke"))
+    w.page(w.city.responder_a, "POST", "/settings", {"token-name": "集計", "token-days": "30"})
+    other_id = db.session.scalar(select(func.max(ApiToken.id)).where(ApiToken.user_id == w.city.responder_a.id))
+    w.page(w.city.admin, "GET", "/admin/tokens")
+    w.act(w.city.admin, lambda: w.page(w.city.admin, "POST", f"/admin/tokens/{other_id}/revoke"))  # the PR office
 
 
 @scenario("audit:user.password_changed")
@@ -660,6 +664,21 @@ def issue_temporary_password(w: World) -> None:
     """The PR office issues a temporary password on its page; the CLI's is the system's doing."""
     w.act(w.city.admin, lambda: w.page(w.city.admin, "POST", f"/admin/users/{w.city.responder_b.id}/password"))
     w.act(None, lambda: w.cli("user", "reset-password", w.city.responder_a2.email))
+
+
+@scenario("audit:user.reset_link", "audit:user.password_reset_by_link", "audit:session.end")
+def reset_by_link(w: World) -> None:
+    """The PR office issues a reset link; whoever opens it acts as the user it names (signed out everywhere)."""
+    user = w.city.responder_b
+    w._login(user, w.client.application.test_client())  # a browser the reset signs out
+    w.page(w.city.admin, "GET", f"/admin/users/{user.id}/password")
+    page = w.act(w.city.admin, lambda: w.page(w.city.admin, "POST", f"/admin/users/{user.id}/password",
+                                              {"kind": "link"}))
+    path = page.get_data(as_text=True).split('id="reset-link">', 1)[1].split("</code>", 1)[0].split("://", 1)[1]
+    path = path[path.index("/"):]
+    anonymous = w.client.application.test_client()
+    w.act(user, lambda: anonymous.post(path, data={"new_password": "oshika-peninsula-ferry-7",
+                                                   "confirm_password": "oshika-peninsula-ferry-7"}))
 
 
 @scenario("audit:session.end", "audit:user.deactivate")
@@ -690,6 +709,106 @@ def administration_from_the_cli(w: World) -> None:
     w.act(None, lambda: w.cli("department", "contact", "kikaku", "0225-95-1113"))
     w.act(None, lambda: w.cli("user", "create", "kikaku@example.jp", "--name", "企画 担当", "--role", "responder",
                               "--department", "kikaku", "--password-stdin", input="a-long-enough-password\n"))
+
+
+@scenario("audit:user.create", "audit:user.update", "audit:user.move", "audit:user.deactivate", "audit:case.assign",
+          "timeline:assigned", "audit:user.reactivate", "audit:user.approve", "audit:user.reject")
+def people_kept_by_the_pr_office(w: World) -> None:
+    """The PR office adds, edits and moves people, deactivates one handing their case over, reactivates,
+    and approves or rejects people waiting after a first single sign-on, on its pages."""
+    from incident.auth.models import User
+
+    admin, city = w.city.admin, w.city
+    fields = {"organisation": "", "operator_kind": "contractor"}
+    w.act(admin, lambda: w.page(admin, "POST", "/admin/users/new", {
+        "name": "新人", "email": "shinjin@example.jp", "role": "responder", "department_id": city.dept_a.id, **fields}))
+    mover = city.responder_a2
+    w.act(admin, lambda: w.page(admin, "POST", f"/admin/users/{mover.id}", {
+        "name": "担当A2改", "email": mover.email, "role": "supervisor", "department_id": city.dept_b.id, **fields}))
+    case = w.case()
+    w.api("POST", f"/api/v1/cases/{case['id']}/assignment", city.supervisor_a, json={"assignee_id": city.responder_a.id})
+    leaving = city.responder_a
+    w.act(admin, lambda: w.page(admin, "POST", f"/admin/users/{leaving.id}/deactivate", {
+        "reassign_to": city.supervisor_a.id, "confirm": "y"}))
+    w.act(admin, lambda: w.page(admin, "POST", f"/admin/users/{leaving.id}/reactivate"))
+    waiting = [User(email=f"sso{n}@example.jp", name=f"SSO{n}", role="responder", department_id=city.dept_a.id,
+                    password_hash="!", active=False, pending_since=utcnow()) for n in (1, 2)]
+    db.session.add_all(waiting)
+    db.session.commit()
+    w.act(admin, lambda: w.page(admin, "POST", f"/admin/users/{waiting[0].id}/approve", {
+        "approve-role": "responder", "approve-department_id": city.dept_b.id}))
+    w.act(admin, lambda: w.page(admin, "POST", f"/admin/users/{waiting[1].id}/reject"))
+
+
+@scenario("audit:department.create", "audit:department.contact", "audit:department.rename", "audit:department.delete")
+def departments_kept_by_the_pr_office(w: World) -> None:
+    """The PR office adds, renames and deletes (one without history) departments, on its pages and the API;
+    renaming and deleting from the CLI are the system's."""
+    admin = w.city.admin
+    w.act(admin, lambda: w.page(admin, "POST", "/admin/departments", {"code": "kikaku", "name": "企画課",
+                                                                      "contact": "0225-95-1112"}))
+    made = w.act(admin, lambda: w.api("POST", "/api/v1/departments", admin, json={"code": "tmp", "name": "一時"}))
+    w.act(admin, lambda: w.api("PATCH", f"/api/v1/departments/{made['id']}", admin, json={"name": "一時的な課"}))
+    w.act(admin, lambda: w.api("DELETE", f"/api/v1/departments/{made['id']}", admin))
+    w.act(None, lambda: w.cli("department", "rename", "kikaku", "企画政策課"))
+    w.act(None, lambda: w.cli("department", "delete", "kikaku"))
+
+
+@scenario("audit:auth.mfa_enabled", "audit:auth.mfa_failed", "audit:auth.mfa_recovery_used", "audit:auth.mfa_ok",
+          "audit:auth.mfa_codes_regenerated", "audit:auth.mfa_disabled", "audit:user.mfa_reset", "audit:session.end")
+def multi_factor(w: World) -> None:
+    """Turning MFA on, new recovery codes and turning it off are the user's doing; a code at login is checked
+    before anyone is signed in (a wrong one is the system's record, a right one the user's); the PR office
+    resets a user's MFA (signing them out)."""
+    import pyotp
+
+    from incident.auth import mfa
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    totp = pyotp.TOTP(secret)
+    at = lambda seconds: totp.at(utcnow() + dt.timedelta(seconds=seconds))  # noqa: E731
+    user, other = w.city.responder_a, w.city.responder_a2
+    w._login(user, w.client.application.test_client())  # a browser the PR office's reset signs out
+    codes = w.act(user, lambda: mfa.confirm_enrolment(user, secret, at(-30)))  # the previous step's code
+    w.act(None, lambda: mfa.complete_login(user.id, "000000" if at(0) != "000000" else "111111", "127.0.0.1"))
+    w.act(user, lambda: mfa.complete_login(user.id, codes[0], "127.0.0.1"))
+    w.act(user, lambda: mfa.regenerate_recovery_codes(user, at(0)))
+    w.act(user, lambda: mfa.complete_login(user.id, at(30), "127.0.0.1"))
+    w.act(w.city.admin, lambda: w.page(w.city.admin, "POST", f"/admin/users/{user.id}/mfa/reset", {"confirm": "y"}))
+    w.act(other, lambda: mfa.confirm_enrolment(other, secret, at(-30)))
+    w.act(other, lambda: mfa.turn_off(other, "correct-horse-battery", at(0)))
+
+
+@scenario("audit:user.oidc_linked", "audit:auth.login", "audit:auth.sso_refused", "audit:user.pending")
+def single_sign_on(w: World) -> None:
+    """A first single sign-on links the person's subject (their doing); refusals and the pending user made
+    for an unknown person are the system's."""
+    from incident.auth import oidc
+
+    config = w.client.application.config
+    w.act(w.city.responder_a, lambda: oidc.log_in({"sub": "entra-1", "email": w.city.responder_a.email}, None))
+    saved = config.get("OIDC_UNKNOWN_USERS")
+    config["OIDC_UNKNOWN_USERS"] = "refuse"
+    w.act(None, lambda: oidc.log_in({"sub": "entra-2", "email": "stranger@example.jp"}, None))
+    config["OIDC_UNKNOWN_USERS"], config["OIDC_PENDING_DEPARTMENT"] = "pending", w.city.dept_a.code
+    w.act(None, lambda: oidc.log_in({"sub": "entra-3", "email": "newcomer@example.jp", "name": "新任"}, None))
+    config["OIDC_UNKNOWN_USERS"] = saved
+
+
+@scenario("audit:reshuffle.upload", "audit:reshuffle.apply", "audit:user.move", "audit:reshuffle.cancel")
+def reshuffle(w: World) -> None:
+    """The PR office uploads a personnel reshuffle CSV, applies one and discards another."""
+    import io
+
+    from incident.auth.models import Reshuffle
+
+    admin, city = w.city.admin, w.city
+    rows = f"メールアドレス,所属,役割\r\n{city.responder_a.email},{city.dept_b.code},担当者\r\n".encode()
+    for _ in range(2):
+        w.act(admin, lambda: w.page(admin, "POST", "/admin/reshuffles", {"file": (io.BytesIO(rows), "april.csv")}))
+    first, second = db.session.scalars(select(Reshuffle.id).order_by(Reshuffle.id)).all()
+    w.act(admin, lambda: w.page(admin, "POST", f"/admin/reshuffles/{first}/apply", {"confirm": "y"}))
+    w.act(admin, lambda: w.page(admin, "POST", f"/admin/reshuffles/{second}/cancel"))
 
 
 # --- the tests ------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from PIL import Image
 from werkzeug.routing import IntegerConverter
 
 from incident.auth.models import UserSession
-from incident.auth.service import create_token
 from incident.auth.sessions import start_session
+from incident.auth.tokens import create_token
 from incident.dates import utcnow
 from incident.drafts.blanks import find_blanks
 from incident.extensions import db
@@ -37,6 +37,11 @@ SKIPPED_METHODS = {"OPTIONS"}
 
 #: Id parameters whose object belongs to a case, hence to the case's department.
 DEPARTMENT_BOUND = {"case_id", "draft_id", "evidence_id", "publication_id", "note_id", "escalation_id"}
+
+#: Why the PR office's people and department rules answer 404 to everyone else.
+PEOPLE = "people and departments are kept by the PR office: to others the pages and API do not exist (404)"
+#: Why personnel reshuffles (人事異動) answer 404 to everyone but the PR office.
+RESHUFFLES = "reshuffles are the PR office's: to others the pages and API do not exist (404)"
 
 #: Id rules whose objects are not bound to a department: path (converters removed) -> the status a
 #: responder and a supervisor of another department get for department A's object, per method, and why.
@@ -73,19 +78,58 @@ NOT_DEPARTMENT_BOUND: dict[str, dict[str, Any]] = {
     "/notifications/<notification_id>/open": {"POST": 404, "why": "a notification is its recipient's alone"},
     "/api/v1/notifications/<notification_id>/read": {"POST": 404, "why": "a notification is its recipient's alone"},
     "/settings/tokens/<token_id>/revoke": {"POST": 404, "why": "an API token is its owner's alone"},
+    "/admin/tokens/<token_id>/revoke": {
+        "POST": 404, "control": "admin",
+        "why": "the PR office revokes anyone's API token; to others the page does not exist, like /admin/tokens"},
     "/settings/sessions/<session_id>/end": {"POST": 404, "why": "a signed-in session is its user's alone"},
     "/admin/outbox/<mail_id>/retry": {
         "POST": 404, "control": "admin", "why": "the outbox is the PR office's: to others it does not exist, "
                                                "like the /admin/outbox page"},
+    "/admin/users/<user_id>/mfa/reset": {
+        "POST": 404, "control": "admin",
+        "why": "the PR office resets a user's MFA: to others it does not exist, like /admin/users (issue 13)"},
     "/admin/users/<user_id>/password": {
         "GET": 404, "POST": 404, "control": "admin",
         "why": "temporary passwords are issued by the PR office only: to others the page does not exist, like "
                "the /admin/users list (issue 13)"},
+    "/admin/users/<user_id>": {
+        "GET": 404, "POST": 404, "control": "admin", "why": PEOPLE},
+    "/admin/users/<user_id>/approve": {
+        "POST": 404, "control": "admin", "why": PEOPLE},
+    "/admin/users/<user_id>/reject": {
+        "POST": 404, "control": "admin", "why": PEOPLE},
+    "/admin/users/<user_id>/reactivate": {
+        "POST": 404, "control": "admin", "why": PEOPLE},
+    "/admin/users/<user_id>/deactivate": {
+        "GET": 404, "POST": 404, "control": "admin", "why": PEOPLE},
+    "/admin/departments/<department_id>": {
+        "GET": 404, "POST": 404, "control": "admin", "why": PEOPLE},
+    "/admin/departments/<department_id>/delete": {
+        "POST": 404, "control": "admin", "why": PEOPLE},
+    "/api/v1/users/<user_id>": {
+        "GET": 404, "PATCH": 404, "control": "admin", "why": PEOPLE},
+    "/api/v1/users/<user_id>/deactivate": {
+        "POST": 404, "control": "admin", "why": PEOPLE},
+    "/api/v1/users/<user_id>/handover": {
+        "GET": 404, "control": "admin", "why": PEOPLE},
+    "/api/v1/departments/<department_id>": {
+        "PATCH": 404, "DELETE": 404, "control": "admin", "why": PEOPLE},
+    "/admin/reshuffles/<reshuffle_id>": {"GET": 404, "control": "admin", "why": RESHUFFLES},
+    "/admin/reshuffles/<reshuffle_id>/apply": {"POST": 404, "control": "admin", "why": RESHUFFLES},
+    "/admin/reshuffles/<reshuffle_id>/cancel": {"POST": 404, "control": "admin", "why": RESHUFFLES},
+    "/api/v1/reshuffles/<reshuffle_id>": {"GET": 404, "control": "admin", "why": RESHUFFLES},
+    "/api/v1/reshuffles/<reshuffle_id>/apply": {"POST": 404, "control": "admin", "why": RESHUFFLES},
 }
 
 #: Pages a logged-out visitor may open.
 PUBLIC_PAGES = {"/login", "/public/accounts", "/public/accounts.csv", "/public/accounts.json", "/favicon.ico",
                 "/static/<filename>"}
+#: Public pages whose address carries a secret: a password-reset link (issue 13; tests/auth/test_reset_link.py
+#: opens them logged out with a real link).
+PUBLIC_SECRET_PAGES = {"/reset/<token>"}
+#: Single sign-on's pages: open to a logged-out visitor when it is configured, 404 while it is off (as here);
+#: tests/auth/test_oidc.py goes through them with a real identity provider.
+SSO_PAGES = {"/login/sso", "/login/sso/callback"}
 
 _PART = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
@@ -255,6 +299,8 @@ def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict
     notification = db.session.scalars(db.select(Notification).where(
         Notification.user_id == a.supervisor_a.id).order_by(Notification.id.desc())).first()
     assert notification is not None, "escalating should notify department A's supervisor"
+    reshuffle = _created(api("POST", "/api/v1/reshuffles", a.admin, content_type="text/csv",
+                             data=f"email,department,role\r\n{a.responder_b.email},{a.dept_b.code},responder\r\n"))
     token, _plain = create_token(a.supervisor_a, "probe")
     mail = OutboxMail(to_addr=a.admin.email, subject="件名", body="本文", kind="escalation",
                       attempts=10, failed_at=utcnow() - dt.timedelta(minutes=1), last_error="refused")
@@ -271,8 +317,12 @@ def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict
         "key": steps[0]["key"], "task": next(iter(accounts.CLOSURE_TASKS)),
         # Department B's responder: the control (the PR office) issues them a temporary password.
         "user_id": a.responder_b.id,
+        # Department B: the PR office renames it (and is refused deleting it: it has people).
+        "department_id": a.dept_b.id,
         # A signed-in browser of department A's supervisor (the control), which only they may sign out.
         "session_id": _session_of(a.supervisor_a),
+        # A previewed reshuffle (PR office only); the control cancels it.
+        "reshuffle_id": reshuffle["id"],
     }
 
 
@@ -411,7 +461,7 @@ def test_every_page_redirects_a_logged_out_visitor_to_the_login_page(app, client
     failures = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         path = _path(rule)
-        if rule.rule.startswith("/api/") or path in PUBLIC_PAGES:
+        if rule.rule.startswith("/api/") or path in PUBLIC_PAGES | PUBLIC_SECRET_PAGES | SSO_PAGES:
             continue
         url = _url(rule, objects)
         for method in _methods(rule):

@@ -186,9 +186,13 @@ def test_login_page_in_english_with_lang_parameter(browse):
         assert text in english_page, text
     assert "メールアドレス" not in english_page and "ログイン" not in english_page
 
-    japanese_page = _html(browse("GET", "/login"))
+    # The choice stays with this browser until it signs in (the pages before: the MFA code, a reset link)...
+    assert '<html lang="en">' in _html(browse("GET", "/login"))
+    # ...until Japanese is chosen.
+    japanese_page = _html(browse("GET", "/login?lang=ja"))
     assert '<html lang="ja">' in japanese_page
     assert "メールアドレス" in japanese_page and "Email address" not in japanese_page
+    assert '<html lang="ja">' in _html(browse("GET", "/login"))
 
 
 def test_failed_login_message_in_english(browse, make):

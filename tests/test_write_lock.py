@@ -179,7 +179,7 @@ def served(schema_source: str, tmp_path: Path):
     seed_app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "x", "TESTING": True})
     with seed_app.app_context():
         from incident.auth.models import Department, Role, User
-        from incident.auth.service import create_token
+        from incident.auth.tokens import create_token
         from incident.cases import service as cases
 
         department = Department(code="bousai", name="防災課")

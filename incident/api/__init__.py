@@ -9,8 +9,9 @@ from flask_babel import lazy_gettext as _l
 from incident import policy
 from incident.api.requests import Blueprint, Unauthorized
 from incident.api.schemas import ErrorOut
+from incident.auth import mfa
 from incident.auth.models import User
-from incident.auth.service import user_for_token
+from incident.auth.tokens import TokenRefused, check_token
 from incident.database import MAX_ID
 from incident.errors import PermissionDenied
 from incident.extensions import db
@@ -24,6 +25,9 @@ ID = f"int(max={MAX_ID})"
 #: (3(2)ア), and the API's own documentation, which describes the API but shows no data.
 PUBLIC_ENDPOINTS = frozenset({"api.public_accounts", "api_docs.openapi", "api_docs.page", "api_docs.asset"})
 
+#: What a read-only token may do (issue 13); anything else answers 403.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 TITLE = "incident — JSON API"
 VERSION = "1"
 DESCRIPTION = """\
@@ -31,6 +35,8 @@ The JSON API of the city's social-media incident response (案件・文案・証
 
 **Authentication.** Every call needs a personal token, `Authorization: Bearer inc_…` (create one under
 設定 in the app, or `flask --app incident token create EMAIL`), except `GET /api/v1/public/accounts`.
+A token expires (90 days unless another expiry was chosen) and may be read-only: such a token may only
+GET, anything else answers 403. An expired or revoked token answers 401.
 
 **Errors** are `{"error": {"code", "message", "fields"?}}`: 400 (malformed JSON, NUL, nesting deeper
 than 32), 401 (no or bad token), 403, 404 (also for anything you may not see), 405, 409 (stale version,
@@ -54,6 +60,8 @@ TAGS = (
     ("notifications", "The caller's notifications."),
     ("official accounts", "The registry of official accounts (様式1, 様式2) and the public list."),
     ("PR disclosure", "The guideline-5 check of a commissioned post."),
+    ("reshuffles", "Personnel reshuffles (人事異動) from a CSV: preview, then apply (PR office)."),
+    ("people", "People and departments: adding, editing, moving, deactivating with handover (PR office)."),
 )
 
 
@@ -102,16 +110,22 @@ def authenticate() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(_l("API トークンが必要です（Authorization: Bearer <token>）。"))
-    user = user_for_token(token.strip())
-    if user is None:
-        raise Unauthorized(_l("API トークンが無効です。"))
+    try:
+        api_token = check_token(token.strip())  # unknown, revoked or expired: 401 (issue 13)
+    except TokenRefused as refused:
+        raise Unauthorized(refused.message) from None
+    user, read_only = api_token.user, api_token.read_only
     # The one commit outside the transaction boundary (incident/boundary.py), and on purpose: it ends the
     # read snapshot taken to find the token, so that it is not older than the token-use write of a read
-    # request (incident/auth/service.py, _note_token_use, in its own transaction), and for a write request
+    # request (incident/auth/tokens.py, _note_token_use, in its own transaction), and for a write request
     # it records the token use even when the view then fails and the boundary rolls its work back.
     db.session.commit()
     if policy.must_change_password_first(user):  # a temporary password from the PR office (issue 13)
         raise PermissionDenied(_l("仮のパスワードが発行されています。画面からログインしてパスワードを変更するまで、API は使えません。"))
+    if mfa.must_enrol(user):  # a role that must use MFA, not set up yet (MFA_REQUIRED_ROLES)
+        raise PermissionDenied(_l("多要素認証が必須です。画面からログインして多要素認証を設定するまで、API は使えません。"))
+    if read_only and request.method not in READ_METHODS:
+        raise PermissionDenied(_l("読み取り専用の API トークンです。読み取り（GET）のほかは使えません。"))
     g.api_user = user
 
 
@@ -120,4 +134,17 @@ def api_user() -> User:
     return g.api_user
 
 
-from incident.api import accounts, cases, disclosure, docs, drafts, escalations, evidence, fakes, general, steps  # noqa: E402,F401  (routes register on bp)
+from incident.api import (  # noqa: E402,F401  (routes register on bp)
+    accounts,
+    cases,
+    disclosure,
+    docs,
+    drafts,
+    escalations,
+    evidence,
+    fakes,
+    general,
+    people,
+    reshuffles,
+    steps,
+)

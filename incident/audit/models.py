@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incident.database import UTCDateTime
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 class AuditLog(Model):
     """Who changed what, when (UTC), from which value to which; append-only in the database, hash-chained."""
+
+    #: One object's history (a user's sign-in and MFA events, say) without scanning a whole action's rows.
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)

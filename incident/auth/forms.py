@@ -41,10 +41,22 @@ class LanguageForm(SettingsForm):
 
 
 class TokenForm(SettingsForm):
-    """A new API token's name."""
+    """A new API token: its name, expiry (the choices are set from the configuration) and scope; the
+    service checks the expiry, so a value not offered gets its message."""
 
     name = StringField(_l("トークンの名前（用途）"),
                        validators=[DataRequired(_l("入力してください。")), Length(max=100)])
+    days = SelectField(_l("有効期限"), choices=[], validate_choice=False)
+    read_only = BooleanField(_l("読み取り専用（変更の操作はできないトークン）"))
+
+
+class ResetForm(FlaskForm):
+    """Setting a new password from a reset link: the new one twice (the rule is the service's)."""
+
+    new_password = PasswordField(_l("新しいパスワード（%(n)d 文字以上）", n=MIN_PASSWORD_LENGTH), validators=[
+        DataRequired(REQUIRED), Length(max=200, message=_l("%(max)d 文字以内で入力してください。"))])
+    confirm_password = PasswordField(_l("新しいパスワード（確認のためもう一度）"), validators=[
+        DataRequired(REQUIRED), Length(max=200, message=_l("%(max)d 文字以内で入力してください。"))])
 
 
 class ContactForm(SettingsForm):

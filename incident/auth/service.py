@@ -2,25 +2,20 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import hashlib
 import logging
 import secrets
 from typing import Any
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from incident import policy
 from incident.audit import service as audit
-from incident.auth import passwords, postings, throttle
-from incident.auth.models import ApiToken, Department, Operator, OperatorType, Role, User
+from incident.auth import passwords, postings, throttle, tokens
+from incident.auth.models import Department, Operator, OperatorType, Role, User
 from incident.auth.sessions import DEACTIVATED, end_sessions
-from incident.database import in_own_transaction, may_write
+from incident.database import in_own_transaction
 from incident.dates import utcnow
 from incident.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
@@ -28,7 +23,6 @@ from incident.validation import parse_id
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PREFIX = "inc_"
 #: The password rule lives in incident.auth.passwords (check_password_rule).
 MIN_PASSWORD_LENGTH = passwords.MIN_PASSWORD_LENGTH
 # A hash computed once so that a login for an unknown address costs as much as a real check,
@@ -349,26 +343,38 @@ def change_password(actor: User, current: Any, new: Any, confirm: Any, *, sessio
     if not current or len(current) > passwords.MAX_PASSWORD_LENGTH or not actor.check_password(current):
         message = _l("現在のパスワードが違います。")
         raise ValidationFailed(message, fields={"current_password": message})
-    if new != confirm:
-        message = _l("新しいパスワードと確認用のパスワードが一致しません。")
-        raise ValidationFailed(message, fields={"confirm_password": message})
-    passwords.check_password_rule(new, actor.email, field="new_password")
+    check_new_password(new, confirm, actor.email)
     if new == current:
         message = _l("現在のパスワードとは別のパスワードにしてください。")
         raise ValidationFailed(message, fields={"new_password": message})
-    forced = actor.must_change_password
-    actor.set_password(new)
-    actor.password_changed_at = utcnow()
-    actor.must_change_password = False
-    db.session.flush()
+    forced = replace_password(actor, new, must_change=False)
     audit.record(actor, "user.password_changed", "user", actor.id,
                  changes={"must_change_password": (True, False)} if forced else None)
     end_sessions_after_password_change(actor, "password_changed", except_token=session_token)
 
 
+def check_new_password(new: str, confirm: str, email: str) -> None:
+    """A new password typed twice: the two must match and follow the rule (errors on the fields)."""
+    if new != confirm:
+        message = _l("新しいパスワードと確認用のパスワードが一致しません。")
+        raise ValidationFailed(message, fields={"confirm_password": message})
+    passwords.check_password_rule(new, email, field="new_password")
+
+
+def replace_password(user: User, plain: str, *, must_change: bool) -> bool:
+    """Set a user's password (hashed, with the time), and whether it must be changed at the next login;
+    returns whether it had to be changed before (for the audit row)."""
+    before = user.must_change_password
+    user.set_password(plain)
+    user.password_changed_at = utcnow()
+    user.must_change_password = must_change
+    db.session.flush()
+    return before
+
+
 def end_sessions_after_password_change(user: User, reason: str, except_token: str | None = None) -> None:
-    """HOOK for server-side sessions (issue 13, helper S): end the user's signed-in browsers but
-    `except_token`'s (a session token or the Flask-Login id naming it), each end audited."""
+    """End the user's signed-in browsers but `except_token`'s (a session token or the Flask-Login id naming
+    it), each end audited."""
     end_sessions(user, reason, except_token=except_token)
 
 
@@ -421,11 +427,7 @@ def issue_temporary_password(actor: User | None, user_id: Any) -> tuple[User, st
     if not user.active:
         raise Conflict(_l("%(name)s さんのアカウントは無効になっています。", name=user.name))
     plain = passwords.temporary_password()
-    forced_before = user.must_change_password
-    user.set_password(plain)
-    user.password_changed_at = utcnow()
-    user.must_change_password = True
-    db.session.flush()
+    forced_before = replace_password(user, plain, must_change=True)
     audit.record(actor, "user.password_reset", "user", user.id,
                  changes={"must_change_password": (forced_before, True)})
     end_sessions(user, "password_reset", actor=actor)  # audited as the PR office's (None: the CLI)
@@ -442,98 +444,6 @@ def set_locale(actor: User, locale: str | None) -> None:
         db.session.flush()
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_token(actor: User, name: str) -> tuple[ApiToken, str]:
-    """Create a personal API token; the plain token is returned once and never stored."""
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise ValidationFailed(
-            _l("トークンの名前を 100 文字以内で入力してください。"),
-            fields={"name": _l("トークンの名前を 100 文字以内で入力してください。")},
-        )
-    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=actor.id, name=name, token_hash=_hash_token(plain), prefix=plain[:10])
-    db.session.add(token)
-    db.session.flush()
-    audit.record(actor, "token.create", "api_token", token.id, changes={"name": (None, name)})
-    return token, plain
-
-
-def revoke_token(actor: User, token_id: Any) -> ApiToken:
-    """Revoke one of the actor's own tokens; others' tokens are NotFound."""
-    try:
-        token = db.session.get(ApiToken, int(token_id))
-    except (TypeError, ValueError):
-        token = None
-    if token is None or token.user_id != actor.id:
-        raise NotFound()
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        db.session.flush()
-        audit.record(actor, "token.revoke", "api_token", token.id, changes={"revoked": (False, True)})
-    return token
-
-
-def user_for_token(plain: str) -> User | None:
-    """The active user owning this unrevoked token, or None; notes when it was last used."""
-    if not plain.startswith(TOKEN_PREFIX):
-        return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
-    if token is None or token.revoked_at is not None or not token.user.active:
-        return None
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION:
-        if may_write():
-            token.last_used_at = now  # the caller's write transaction holds the lock already
-        else:
-            _note_token_use(token, now)
-    return token.user
-
-
-#: How precisely "last used" is kept: at most one write per token in this time.
-TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
-#: How long a read request waits to record a token's use before it gives up (until the next use).
-TOKEN_USE_WAIT_MS = 250
-
-
-def _note_token_use(token: ApiToken, now: dt.datetime) -> None:
-    """Record when a token was used, in its own short transaction that can never fail the request.
-
-    Written inside a read request's transaction, it would need SQLite's write lock, which a read
-    transaction cannot take while another request writes ("database is locked", a 500)."""
-    try:
-        with db.engine.begin() as connection:
-            sqlite = connection.dialect.name == "sqlite"
-            if sqlite:  # wait a moment for a writer, not the usual busy timeout
-                connection.exec_driver_sql(f"PRAGMA busy_timeout = {TOKEN_USE_WAIT_MS}")
-            try:
-                connection.execute(
-                    update(ApiToken)
-                    .where(ApiToken.id == token.id)
-                    .where(or_(ApiToken.last_used_at.is_(None),
-                               ApiToken.last_used_at < now - TOKEN_USE_RESOLUTION))
-                    .values(last_used_at=now)
-                )
-            finally:
-                if sqlite:  # the connection goes back to the pool
-                    busy_ms = int(current_app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
-                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
-    except SQLAlchemyError as exc:  # busy or unreachable: the request goes on; the next use tries again
-        logger.warning("token %s: last use not recorded (%s)", token.id, type(exc).__name__)
-        return
-    set_committed_value(token, "last_used_at", now)  # the session's copy, without making it a change
-
-
-def tokens_of(actor: User) -> list[ApiToken]:
-    """The actor's tokens, newest first."""
-    return list(db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == actor.id).order_by(ApiToken.id.desc())
-    ))
-
-
 def deactivate_user(actor: User | None, user: User) -> User:
     """Deactivate a user (the PR office, or the CLI as the system): they can no longer log in, every
     signed-in browser of theirs is signed out and every API token revoked, all audited."""
@@ -544,10 +454,5 @@ def deactivate_user(actor: User | None, user: User) -> User:
         db.session.flush()
         audit.record(actor, "user.deactivate", "user", user.id, changes={"active": (True, False)})
     end_sessions(user, DEACTIVATED, actor=actor)
-    now = utcnow()
-    for token in db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
-                                                           ApiToken.revoked_at.is_(None))):
-        token.revoked_at = now
-        audit.record(actor, "token.revoke", "api_token", token.id, changes={"revoked": (False, True)})
-    db.session.flush()
+    tokens.revoke_all_of(actor, user)
     return user

@@ -19,12 +19,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from incident.audit import service as audit
 from incident.auth.models import User, UserSession
-from incident.database import in_own_transaction, may_write
+from incident.database import in_own_transaction, may_write, write_briefly
 from incident.dates import utcnow
 from incident.errors import NotFound
 from incident.extensions import db
 
 logger = logging.getLogger(__name__)
+
+#: The language chosen on the login page before signing in (a Flask session key): the pages before sign-in
+#: (the MFA code, a reset link) speak it, and signing in makes it the user's.
+LOGIN_LOCALE_KEY = "login_locale"
 
 #: Why a session ended (UserSession.end_reason).
 LOGOUT = "logout"
@@ -140,26 +144,11 @@ def _end_now(row: UserSession, reason: str, now: dt.datetime) -> None:
 
 def _note_seen(row: UserSession, now: dt.datetime) -> None:
     """Record "last seen" in a short transaction of its own that can never fail the request."""
-    try:
-        with db.engine.begin() as connection:
-            sqlite = connection.dialect.name == "sqlite"
-            if sqlite:  # wait a moment for a writer, not the usual busy timeout
-                connection.exec_driver_sql(f"PRAGMA busy_timeout = {SEEN_WAIT_MS}")
-            try:
-                connection.execute(
-                    update(UserSession)
-                    .where(UserSession.id == row.id, UserSession.ended_at.is_(None),
-                           UserSession.last_seen_at < now - SEEN_RESOLUTION)
-                    .values(last_seen_at=now)
-                )
-            finally:
-                if sqlite:  # the connection goes back to the pool
-                    busy_ms = int(current_app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
-                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
-    except SQLAlchemyError as exc:  # busy or unreachable: the request goes on; the next one tries again
-        logger.warning("session %s: last seen not recorded (%s)", row.id, type(exc).__name__)
-        return
-    set_committed_value(row, "last_seen_at", now)  # the session's copy, without making it a change
+    if write_briefly(update(UserSession)
+                     .where(UserSession.id == row.id, UserSession.ended_at.is_(None),
+                            UserSession.last_seen_at < now - SEEN_RESOLUTION)
+                     .values(last_seen_at=now), SEEN_WAIT_MS):
+        set_committed_value(row, "last_seen_at", now)  # the session's copy, without making it a change
 
 
 def end_current(user: User, login_id: str | None, reason: str = LOGOUT) -> None:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from incident import boundary, policy
-from incident.auth import service, sessions
+from incident.auth import oidc, reset, service, sessions, tokens
 from incident.auth.forms import ContactForm, EmptyForm, LanguageForm, LoginForm, PasswordForm, TokenForm
 from incident.errors import Conflict, ValidationFailed
 from incident.pagination import page_args
@@ -34,7 +34,12 @@ def login():
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    if form.validate_on_submit():
+    if request.args.get("lang") in ("ja", "en"):  # kept after signing in (_sign_in)
+        session[sessions.LOGIN_LOCALE_KEY] = request.args["lang"]
+    password_login = oidc.password_login_allowed()
+    if not password_login and request.method == "POST":  # single sign-on only (OIDC, PASSWORD_LOGIN = False)
+        flash(_("パスワードでのログインは無効です。シングルサインオンでログインしてください。"), "error")
+    elif form.validate_on_submit():
         result = service.log_in(form.email.data or "", form.password.data or "", request.remote_addr)
         user = result.user
         if result.wait_seconds:
@@ -42,20 +47,29 @@ def login():
                     s=result.wait_seconds), "error")
         elif user is None:
             flash(_("メールアドレスまたはパスワードが違います。"), "error")
+        elif user.totp_secret is not None:  # MFA: nothing is signed in until the code (incident/auth/mfa_views.py)
+            mfa_views.begin_pending(user, bool(form.remember.data), safe_next(form.next.data))
+            return redirect(url_for("auth.login_mfa"))
         else:
             _sign_in(user, remember=bool(form.remember.data))
             return redirect(safe_next(form.next.data) or url_for("cases.index"))
     signed_out = sessions.sign_out_message(session.pop("signed_out", None))
-    return render_template("auth/login.html", form=form, signed_out=signed_out)
+    return render_template("auth/login.html", form=form, signed_out=signed_out, password_login=password_login,
+                           sso_label=oidc.button_label())
 
 
 def _sign_in(user, *, remember: bool) -> None:
     """Log `user` in with a new server-side session: Flask-Login's user id ("<user id>:<token>") names it,
-    so the session cookie and the "remember me" cookie both stop working once it ends."""
+    so the session cookie and the "remember me" cookie both stop working once it ends. A language chosen on
+    the login page becomes the user's; without one, the user's stored language stays."""
+    chosen = session.pop(sessions.LOGIN_LOCALE_KEY, None)
+    if chosen in ("ja", "en"):
+        service.set_locale(user, chosen)
     login_id = sessions.start_session(user, request.user_agent.string, request.remote_addr)
     login_user(user, remember=remember)
     session["_user_id"] = login_id
     session.pop("signed_out", None)
+    session.pop(oidc.SIGNED_IN_KEY, None)  # set again by the single sign-on callback
 
 
 @bp.route("/logout", methods=["POST"])
@@ -94,24 +108,33 @@ def settings():
         service.set_locale(current_user, language_form.locale.data)
         flash(_("表示言語を変更しました。"), "success")
         return redirect(url_for("auth.settings"))
-    new_token = None
-    if token_form.is_posted() and token_form.validate_on_submit():
+    new_token, status = None, 200
+    token_form.days.choices = [(str(days), _("%(n)d 日", n=days)) for days in tokens.expiry_choices()]
+    if not token_form.is_posted():
+        token_form.days.data = str(tokens.default_days())
+    elif not token_form.validate_on_submit():
+        status = 422
+    else:
         try:
-            _token, new_token = service.create_token(current_user, token_form.name.data or "")
+            _token, new_token = tokens.create_token(current_user, token_form.name.data or "", token_form.days.data,
+                                                    read_only=bool(token_form.read_only.data))
         except ValidationFailed as exc:
             boundary.refuse(exc, token_form)
+            status = 422
     return render_template(
         "auth/settings.html",
         language_form=language_form,
         token_form=token_form,
-        tokens=service.tokens_of(current_user),
+        tokens=tokens.tokens_of(current_user),
+        token_state=tokens.state_of,
+        revoked_by_office=tokens.revoked_by_office,
         new_token=new_token,
         revoke_form=EmptyForm(),
         sessions=sessions.active_sessions(current_user, session.get("_user_id")),
         contact_form=contact_form if may_set_contact else None,
         password_form=PasswordForm(formdata=None),
         min_length=service.MIN_PASSWORD_LENGTH,
-    )
+    ), status
 
 
 @bp.route("/settings/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -120,7 +143,7 @@ def revoke_token(token_id: int):
     """Revoke one of the user's tokens."""
     form = EmptyForm()
     if form.validate_on_submit():
-        service.revoke_token(current_user, token_id)
+        tokens.revoke_token(current_user, token_id)
         flash(_("トークンを無効にしました。"), "success")
     return redirect(url_for("auth.settings"))
 
@@ -179,6 +202,8 @@ def require_password_change():
     The API (its own token check, incident/api) answers 403 instead."""
     if request.blueprint == "api" or request.endpoint in _OPEN_BEFORE_PASSWORD_CHANGE:
         return None
+    if session.get(oidc.SIGNED_IN_KEY):  # the rule is for password logins; single sign-on uses none
+        return None
     if current_user.is_authenticated and policy.must_change_password_first(current_user):
         return redirect(url_for("auth.change_password"))
     return None
@@ -205,27 +230,27 @@ def change_password():
                            min_length=service.MIN_PASSWORD_LENGTH)
 
 
-@bp.route("/admin/users")
-@login_required
-def users():
-    """The PR office's list of users, each with a link to issue a temporary password (404 for others)."""
-    return render_template("auth/users.html", users=service.users_for_admin(current_user))
-
-
 @bp.route("/admin/users/<int:user_id>/password", methods=["GET", "POST"])
 @login_required
 def user_password(user_id: int):
-    """The PR office issues a user a temporary password, shown once on this page (404 for others)."""
+    """The PR office issues a user a temporary password or a one-time reset link (posted `kind=link`), shown
+    once on this page (404 for others)."""
     user = service.user_for_admin(current_user, user_id)
     form = EmptyForm()
-    temporary = None
+    temporary = link = None
     if form.validate_on_submit():
         try:
-            user, temporary = service.issue_temporary_password(current_user, user_id)
+            if request.form.get("kind") == "link":
+                link = reset.issue_reset_link(current_user, user_id)
+            else:
+                user, temporary = service.issue_temporary_password(current_user, user_id)
         except Conflict as exc:
             boundary.refuse(exc)
-    response = make_response(render_template("auth/user_password.html", user=user, form=form, temporary=temporary))
-    response.headers["Cache-Control"] = "no-store"  # the temporary password must not stay in a cache
+    link_url = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.reset_password", token=link.token) \
+        if link else None
+    response = make_response(render_template("auth/user_password.html", user=user, form=form, temporary=temporary,
+                                             link=link, link_url=link_url))
+    response.headers["Cache-Control"] = "no-store"  # the password or link must not stay in a cache
     return response
 
 
@@ -257,3 +282,13 @@ def unlock():
         else:
             flash(_("%(email)s のロックを解除しました。", email=user.email), "success")
     return redirect(url_for("auth.logins"))
+
+
+# Routes in modules of their own, registered on bp when imported.
+from incident.auth import (  # noqa: E402
+    credential_views,  # noqa: F401  (API tokens for the PR office, password-reset links)
+    mfa_views,  # multi-factor authentication; login() calls it
+    oidc_views,  # noqa: F401  (single sign-on)
+    people_views,  # noqa: F401  (the PR office's people pages)
+    reshuffle_views,  # noqa: F401  (personnel reshuffles, who was where when)
+)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from incident.auth.service import create_token, revoke_token
+from incident.auth.tokens import create_token, revoke_token
 from incident.extensions import db
 
 PROTECTED = [

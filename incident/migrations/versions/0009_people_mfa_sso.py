@@ -85,6 +85,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_users_pending_since'), ['pending_since'], unique=False)
         batch_op.create_unique_constraint(batch_op.f('uq_users_oidc_subject'), ['oidc_subject'])
 
+    # Plain CREATE INDEX (not a batch, which could rebuild the table and drop its append-only triggers).
+    op.create_index('ix_audit_log_object', 'audit_log', ['object_type', 'object_id', 'id'], unique=False)
+
     # Every existing person starts their history with their current posting; existing tokens expire 90
     # days after they were made (there were no tokens without an expiry before).
     op.execute("INSERT INTO posting (user_id, department_id, role, operator_id, started_at) "
@@ -98,6 +101,8 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_audit_log_object', table_name='audit_log')
+
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_users_oidc_subject'), type_='unique')
         batch_op.drop_index(batch_op.f('ix_users_pending_since'))
