@@ -241,8 +241,10 @@ def deactivate_user(user_id: int):
     user = people.managed_user(current_user, user_id)
     work = handover.handover_of(current_user, user)
     form = DeactivateForm()
+    # The leaving person's own department first: their cases usually stay there.
+    others = sorted((p for p in active_people() if p.id != user.id), key=lambda p: p.department_id != user.department_id)
     form.reassign_to.choices = [("", _("引き継がない（後で割り当てる）"))] + [
-        (str(p.id), f"{p.name}（{p.department.name}）") for p in active_people() if p.id != user.id]
+        (str(p.id), f"{p.name}（{p.department.name}）") for p in others]
     if user.active and policy.can_deactivate_user(current_user, user) and form.validate_on_submit():
         try:
             to_user = handover.receiver(form.reassign_to.data, user) if form.reassign_to.data else None

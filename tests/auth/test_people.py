@@ -1,6 +1,8 @@
 """People and departments kept by the PR office (秘書広報課): pages, services and the CLI."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -160,6 +162,10 @@ def test_deactivation_shows_the_handover_and_reassigns_in_one_step(city, make, a
     assert case.number in confirm and f"/cases/{case.id}" in confirm
     assert f"/cases/{case.id}/drafts/{draft.id}" in confirm
     assert 'id="handover-escalations"' in confirm and closed_elsewhere.number not in confirm
+    # Those who may take the cases over: the leaving person's department first.
+    offered = re.findall(r'<option value="(\d+)"', confirm)
+    same = {str(u.id) for u in (city.responder_a2, city.supervisor_a)}
+    assert set(offered[:2]) == same and str(leaving.id) not in offered and str(city.responder_b.id) in offered
     # Without the confirmation nothing happens.
     refused = client.post(f"/admin/users/{leaving.id}/deactivate", data={"reassign_to": str(city.responder_a2.id)})
     assert refused.status_code == 200 and 'id="confirm-error"' in refused.text

@@ -190,3 +190,41 @@ def generate_draft() -> Callable[[object, str, int, str], str]:
         return page.url
 
     return generate
+
+
+@pytest.fixture
+def no_sideways_scroll() -> Callable[..., None]:
+    """A check that the page does not scroll sideways at its (phone) width, naming the text that sticks out."""
+    return _no_sideways_scroll
+
+
+def _no_sideways_scroll(page, width: int = 375) -> None:
+    widths = page.evaluate(
+        "() => ({doc: document.documentElement.scrollWidth, body: document.body.scrollWidth,"
+        " inner: window.innerWidth})"
+    )
+    # A mobile browser widens its layout viewport (zooms out) to fit content that is too wide,
+    # which would hide the overflow from scrollWidth alone: the viewport must stay phone-sized.
+    assert widths["inner"] == width, (widths, _wider_than_viewport(page, width))
+    assert widths["doc"] <= widths["inner"], widths
+    assert widths["body"] <= widths["inner"], widths
+
+
+def _wider_than_viewport(page, width: int = 375) -> list[str]:
+    """Text reaching past the right edge of the screen, widest first (for the failure message)."""
+    return page.evaluate(
+        """(width) => {
+             const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+             const found = [];
+             for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+               if (!node.textContent.trim()) continue;
+               const range = document.createRange();
+               range.selectNodeContents(node);
+               const right = range.getBoundingClientRect().right;
+               if (right > width + 0.5) found.push([right, node.parentElement.tagName.toLowerCase()
+                 + ": " + node.textContent.trim().slice(0, 50)]);
+             }
+             return found.sort((a, b) => b[0] - a[0]).slice(0, 8).map(([r, t]) => `${Math.round(r)}px ${t}`);
+           }""",
+        width,
+    )

@@ -42,46 +42,14 @@ def _seed(make) -> tuple[str, int]:
     return supervisor.email, case.id
 
 
-def _no_sideways_scroll(page, width: int = PHONE["width"]) -> None:
-    widths = page.evaluate(
-        "() => ({doc: document.documentElement.scrollWidth, body: document.body.scrollWidth,"
-        " inner: window.innerWidth})"
-    )
-    # A mobile browser widens its layout viewport (zooms out) to fit content that is too wide,
-    # which would hide the overflow from scrollWidth alone: the viewport must stay phone-sized.
-    assert widths["inner"] == width, (widths, _wider_than_viewport(page, width))
-    assert widths["doc"] <= widths["inner"], widths
-    assert widths["body"] <= widths["inner"], widths
-
-
-def _wider_than_viewport(page, width: int = PHONE["width"]) -> list[str]:
-    """Text reaching past the right edge of the screen, widest first (for the failure message)."""
-    return page.evaluate(
-        """(width) => {
-             const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-             const found = [];
-             for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-               if (!node.textContent.trim()) continue;
-               const range = document.createRange();
-               range.selectNodeContents(node);
-               const right = range.getBoundingClientRect().right;
-               if (right > width + 0.5) found.push([right, node.parentElement.tagName.toLowerCase()
-                 + ": " + node.textContent.trim().slice(0, 50)]);
-             }
-             return found.sort((a, b) => b[0] - a[0]).slice(0, 8).map(([r, t]) => `${Math.round(r)}px ${t}`);
-           }""",
-        width,
-    )
-
-
-def test_case_list_and_case_page_fit_a_phone(make, serve, new_page, log_in, artifacts):
+def test_case_list_and_case_page_fit_a_phone(make, serve, new_page, log_in, artifacts, no_sideways_scroll):
     email, case_id = _seed(make)
     base = serve()
     page = new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     log_in(page, base, email)
 
     # The list: rows become cards, nothing sticks out, opening a case is at hand.
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     assert page.locator("table.list.cases thead").is_hidden()
     assert page.locator("table.list.cases tbody tr").count() == 4
     register = page.locator(".head-row").get_by_role("link", name="案件を登録")
@@ -91,7 +59,7 @@ def test_case_list_and_case_page_fit_a_phone(make, serve, new_page, log_in, arti
     # The case page: actions first, then the record; nothing wider than the phone.
     page.locator("table.list.cases").get_by_role("link", name="観光課の公式アカウント").click()
     page.wait_for_url(f"{base}/cases/{case_id}")
-    _no_sideways_scroll(page)
+    no_sideways_scroll(page)
     actions = page.get_by_role("complementary", name="操作")
     acknowledge = actions.get_by_role("button", name="受け付けて対応を始める")
     assert acknowledge.is_visible()
@@ -110,7 +78,7 @@ def test_case_list_and_case_page_fit_a_phone(make, serve, new_page, log_in, arti
     desktop = new_page(viewport=DESKTOP)
     log_in(desktop, base, email)
     desktop.goto(f"{base}/cases/{case_id}")
-    _no_sideways_scroll(desktop, DESKTOP["width"])
+    no_sideways_scroll(desktop, DESKTOP["width"])
     side = desktop.locator("aside.case-side").bounding_box()
     main = desktop.locator(".case-main").bounding_box()
     assert side["x"] >= main["x"] + main["width"], "actions beside the record, not under it"
