@@ -163,6 +163,23 @@ class Note(Model):
     corrects: Mapped[Note | None] = relationship(remote_side=[id])
 
 
+class CaseReview(Model):
+    """The short review written when a case closes (what happened, what was done, the cause, what to change);
+    append-only: a revised review is a new row, and the newest one is the case's review."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    what_happened: Mapped[str] = mapped_column(Text, default="")
+    what_was_done: Mapped[str] = mapped_column(Text, default="")
+    cause: Mapped[str] = mapped_column(Text, default="")
+    #: What to change next time (運用の見直し).
+    changes: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User] = relationship()
+
+
 class TimelineEvent(Model):
     """Something that happened to a case; append-only (the database refuses UPDATE and DELETE)."""
 
