@@ -1,0 +1,1 @@
+"""Reports: the case report (printable, Markdown) and the metrics with their CSV exports."""
