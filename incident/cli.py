@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -16,8 +17,11 @@ from incident.auth import reshuffle as auth_reshuffle
 from incident.auth import service as auth_service
 from incident.auth import tokens as auth_tokens
 from incident.auth.models import Role, User
-from incident.database import in_own_transaction, reads_first
+from incident.database import in_own_transaction, reads_first, refresh_statistics
 from incident.extensions import db
+
+#: How often the worker refreshes the query planner's statistics (seconds).
+STATISTICS_EVERY_S = 24 * 60 * 60
 
 department_cli = AppGroup("department", help="Manage departments (所属).")
 user_cli = AppGroup("user", help="Manage users.")
@@ -263,15 +267,25 @@ def token_revoke(token_id: str) -> str:
 
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when users already exist.")
+@click.option("--cases", "bulk_cases", type=click.IntRange(min=0), default=0,
+              help="Also write this many realistic cases over two years in bulk (benchmarks); the demo's "
+                   "users are loaded first unless users exist.")
+@click.option("--seed", type=int, default=14, help="Random seed of the bulk cases (the same seed, the same data).")
 @boundary.command
-def seed_demo(if_empty: bool) -> str:
+def seed_demo(if_empty: bool, bulk_cases: int, seed: int) -> str:
     """Load demo departments, users, accounts and cases; print the demo logins."""
     from incident.demo import load_demo
+    from incident.demo_bulk import generate
 
     set_cli_request_id(new_request_id())
-    if if_empty and db.session.scalar(select(func.count(User.id))):
+    has_users = bool(db.session.scalar(select(func.count(User.id))))
+    if if_empty and has_users:
         return "Demo data: users exist already, nothing loaded. Logins: instance/demo-logins.txt"
-    return load_demo()
+    logins = "Demo data: users exist already; cases added for them." if has_users and bulk_cases else load_demo()
+    if bulk_cases:
+        click.echo(f"Writing {bulk_cases:,} cases in bulk ...")
+        logins += f"\n{generate(bulk_cases, seed=seed, echo=click.echo)}"
+    return logins
 
 
 @click.group("playbooks")
@@ -347,6 +361,8 @@ def worker_command(once: bool, interval: int | None) -> None:
     for name in ("SIGTERM", "SIGINT"):
         signal.signal(getattr(signal, name), lambda *_: stop.set())
     seconds = interval or int(current_app.config["WORKER_INTERVAL"])
+    # SQLite's planner statistics: at the first round, then daily (PostgreSQL's autovacuum keeps its own).
+    statistics_due = 0.0 if db.engine.dialect.name == "sqlite" else float("inf")
     while not stop.is_set():
         set_cli_request_id(new_request_id())
         try:
@@ -358,6 +374,9 @@ def worker_command(once: bool, interval: int | None) -> None:
             if busy or once:  # quiet rounds print nothing, so `make run` stays readable
                 click.echo(f"{report}; mail sent {mail.sent}, retry later {mail.retried}, failed {mail.failed}"
                            + (f" ({mail.skipped})" if mail.skipped else ""))
+            if time.monotonic() >= statistics_due:
+                refresh_statistics()
+                statistics_due = time.monotonic() + STATISTICS_EVERY_S
         except Exception as exc:  # a bad round must not stop the worker; the next round tries again
             db.session.rollback()
             click.echo(f"worker round failed: {type(exc).__name__}: {exc}", err=True)
@@ -396,6 +415,13 @@ def audit_verify(batch_size: int, head: tuple[int, str] | None) -> None:
         raise click.ClickException(f"audit log chain broken at {report.broken} "
                                    f"({report.rows} rows before it are intact)")
     click.echo(f"audit log chain OK: {report.rows} rows; head {report.last_id or 0}:{report.last_hash}")
+
+
+@click.command("db-optimize")
+def db_optimize() -> None:
+    """Refresh the query planner's statistics (SQLite: ANALYZE; run after `flask db upgrade` and by the worker
+    daily)."""
+    click.echo(refresh_statistics())
 
 
 @click.command("db-grant-app")
@@ -494,4 +520,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(db_grant_app)
+    app.cli.add_command(db_optimize)
     app.cli.add_command(doctor_command)

@@ -132,6 +132,31 @@ def write_briefly(statement: Executable, wait_ms: int) -> bool:
     return True
 
 
+#: Rows per index that SQLite's ANALYZE reads: statistics close enough for the planner, and the write lock
+#: ANALYZE takes is held for milliseconds even with millions of rows.
+ANALYSIS_LIMIT = 1000
+
+
+def refresh_statistics() -> str:
+    """Refresh the query planner's statistics (SQLite's sqlite_stat1, which nothing else keeps: without
+    them the planner guesses, and lists slow down with the data). PostgreSQL's autovacuum keeps its own;
+    ANALYZE there refreshes them at once (tables the role does not own are skipped)."""
+    db.session.commit()  # the caller's transaction ends first (as in_own_transaction)
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        connection.exec_driver_sql("ANALYZE")
+        db.session.commit()
+        return "statistics refreshed (ANALYZE)"
+    connection.exec_driver_sql(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
+    try:
+        connection.exec_driver_sql("ANALYZE")
+        tables = connection.exec_driver_sql("SELECT count(DISTINCT tbl) FROM sqlite_stat1").scalar_one()
+    finally:  # the connection goes back to the pool
+        connection.exec_driver_sql("PRAGMA analysis_limit = 0")
+    db.session.commit()
+    return f"statistics refreshed (ANALYZE, {tables} tables)"
+
+
 @contextlib.contextmanager
 def reads_first() -> Iterator[None]:
     """Transactions begun inside start as readers (SQLite's BEGIN, not BEGIN IMMEDIATE).

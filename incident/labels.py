@@ -73,6 +73,7 @@ EVENT_LABELS = {
     "escalated": _l("エスカレーション"),
     "escalation_acknowledged": _l("エスカレーションを受けた"),
     "escalation_resolved": _l("エスカレーションの原因が解消"),
+    "reviewed": _l("振り返りを記録"),
 }
 FIELD_LABELS = {
     "kind": _l("種別"),

@@ -263,9 +263,11 @@ def _register_blueprints(app: Flask) -> None:
     from incident.audit.views import bp as audit_bp
     from incident.auth.views import bp as auth_bp
     from incident.cases.views import bp as cases_bp
+    from incident.home.views import bp as home_bp
     from incident.playbooks.views import bp as steps_bp
 
     app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(steps_bp)
     app.register_blueprint(accounts_bp)
@@ -288,5 +290,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(escalation_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(disclosure_bp)
+    from incident.reports.metrics_views import bp as metrics_bp
+
+    app.register_blueprint(metrics_bp)
+    from incident.reports.case_report_views import bp as report_bp
+
+    app.register_blueprint(report_bp)
     init_api(app)  # the API blueprint with its OpenAPI document and docs page
     csrf.exempt(api_bp)

@@ -37,8 +37,9 @@ resolves the unacknowledged-case escalation.""")
 case_closing = _signals.signal("case-closing", doc="""A case is about to close; receivers may refuse by
 raising a DomainError, which the sender lets through.
 
-kwargs: actor, reason, waive_open_steps. Playbooks refuses while required steps are open, or (asked to
-waive them) waives them with the reason.""")
+kwargs: actor, reason, waive_open_steps, review (whether a closing review is given). Playbooks completes
+the step waiting for a review, then refuses while required steps are open, or (asked to waive them) waives
+them with the reason.""")
 
 case_closed = _signals.signal("case-closed", doc="""A case was closed.
 

@@ -289,6 +289,23 @@ def change_status(w: World) -> None:
                                              json={"status": "monitoring"}))
 
 
+@scenario("audit:case.review", "timeline:reviewed", "audit:case.status", "timeline:status_changed",
+          "audit:step.complete", "timeline:step_complete")
+def close_with_a_review(w: World) -> None:
+    """The supervisor closes a case with its review (completing the review step), then revises the review."""
+    case = w.case()
+    supervisor = w.city.supervisor_a
+    w.api("POST", f"/api/v1/cases/{case['id']}/acknowledge", w.city.responder_a)
+    for step in w.steps(case):
+        if step["required"] and step["state"] == "pending" and step["key"] != "closing_review":
+            w.api("POST", f"/api/v1/cases/{case['id']}/steps/{step['key']}/waive", supervisor, json={"reason": "演習"})
+    review = {"what_happened": "誤った日付を投稿", "what_was_done": "訂正を投稿"}
+    w.act(supervisor, lambda: w.api("POST", f"/api/v1/cases/{case['id']}/status", supervisor,
+                                    json={"status": "closed", "reason": "対応済み", "review": review}))
+    w.act(supervisor, lambda: w.page(supervisor, "POST", f"/cases/{case['id']}/review",
+                                     {f"review-{k}": v for k, v in {**review, "cause": "確認の漏れ"}.items()}))
+
+
 @scenario("audit:case.assign", "timeline:assigned")
 def assign_case(w: World) -> None:
     case = w.case()

@@ -91,18 +91,20 @@ def _db_path(app) -> Path:
 
 
 def test_the_sweep_lets_other_writers_in_between_cases(app, make, runner, monkeypatch):
-    from incident.playbooks import service as playbooks
+    from incident.escalation import service as escalation
 
     supervisor = make.user("supervisor")
     for n in range(12):
         make.case(supervisor, title=f"放置された案件{n}", severity="high")
-    real_checklist = playbooks.checklist
+    real_raise = escalation._raise
 
-    def slow_checklist(*args, **kwargs):
+    def slow_raise(*args, **kwargs):
         time.sleep(0.3)  # a slow disk or a big case: the sweep now takes ~4 s in all
-        return real_checklist(*args, **kwargs)
+        return real_raise(*args, **kwargs)
 
-    monkeypatch.setattr(playbooks, "checklist", slow_checklist)
+    monkeypatch.setattr(escalation, "_raise", slow_raise)
+    # Each batch is a transaction of its own: two slow cases hold the lock ~0.6 s, less than a writer waits.
+    monkeypatch.setattr(escalation, "SWEEP_BATCH", 2)
     db.session.remove()
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
     with _Prober(_db_path(app)) as prober:

@@ -33,6 +33,7 @@ from incident.auth.service import department_by_code
 from incident.boundary import abandon
 from incident.cases import fields as case_fields
 from incident.cases import queries, service
+from incident.cases import review as case_review
 from incident.cases.models import Case, CaseKind, CaseStatus, Note, OffendingItem, Severity
 from incident.database import MAX_ID
 from incident.errors import Conflict, NotFound, ValidationFailed
@@ -80,12 +81,23 @@ class CasePatchIn(CaseFieldsIn):
     error_messages = {"unknown": _l("変更できない項目です。")}
 
 
+class ReviewIn(Input):
+    """The closing review; `what_happened` and `what_was_done` must not be blank (checked by the service)."""
+
+    what_happened = Text(case_review.REVIEW_MAX, metadata={"description": "What happened (required)."})
+    what_was_done = Text(case_review.REVIEW_MAX, metadata={"description": "What was done (required)."})
+    cause = Text(case_review.REVIEW_MAX, metadata={"description": "The cause."})
+    changes = Text(case_review.REVIEW_MAX, metadata={"description": "What to change next time."})
+
+
 class StatusIn(Input):
     """A status change; closing with open required steps needs `waive_open_steps` (supervisors)."""
 
     status = Choice(CaseStatus, required=True)
     reason = Text(1000, metadata={"description": "Required to close a new case and to reopen."})
     waive_open_steps = Flag(load_default=False)
+    review = fields.Nested(ReviewIn, allow_none=True, metadata={
+        "description": "Only when closing: the closing review, recorded with the closing (optional here)."})
 
 
 class AssignmentIn(Input):
@@ -245,16 +257,17 @@ def acknowledge(case_id: int) -> Case:
 @bp.body(StatusIn)
 @bp.response(200, CaseOut)
 def change_status(case_id: int, body: Body) -> Case:
-    """Change status: {"status", "reason"?, "waive_open_steps"?}.
+    """Change status: {"status", "reason"?, "waive_open_steps"?, "review"?}.
 
     Closing and reopening are for supervisors and the PR office (403 otherwise); a transition the table
     does not allow is 409. Closing with required steps open answers 409 naming them: a supervisor adds
-    `"waive_open_steps": true` and a `reason` to waive them.
+    `"waive_open_steps": true` and a `reason` to waive them. A `review` object is accepted only when
+    closing; its errors name the review's fields (422).
     """
     case = service.get_case(api_user(), case_id)
     data = body()
     service.change_status(api_user(), case, CaseStatus(data["status"]), data.get("reason", ""),
-                          waive_open_steps=data["waive_open_steps"])
+                          waive_open_steps=data["waive_open_steps"], review=data.get("review"))
     return _stored_case(case_id)
 
 

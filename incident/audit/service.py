@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import datetime as dt
 import enum
 import json
@@ -90,11 +91,42 @@ def record(
     return row
 
 
-def audit_page(page: int, per_page: int, case_id: int | None = None, action: str | None = None):
-    """A page of audit rows, newest first, with actors loaded in the same query."""
-    query = select(AuditLog).options(joinedload(AuditLog.actor)).order_by(AuditLog.id.desc())
+@dataclasses.dataclass
+class AuditPage:
+    """One page of audit rows, newest first, with where the neighbouring pages start (None: no such page)."""
+
+    items: list[AuditLog]
+    #: `after` for the page of newer rows, `before` for the page of older rows.
+    newer: int | None
+    older: int | None
+
+
+def audit_page(per_page: int, case_id: int | None = None, action: str | None = None, *,
+               before: int | None = None, after: int | None = None) -> AuditPage:
+    """A page of audit rows by id (keyset): the newest, those just older than `before`, or those just newer
+    than `after`. No count over the log, so a page deep in millions of rows costs what the first one does."""
+    where: list[Any] = []
     if case_id is not None:
-        query = query.where(AuditLog.case_id == case_id)
+        where.append(AuditLog.case_id == case_id)
     if action:
-        query = query.where(AuditLog.action == action)
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+        where.append(AuditLog.action == action)
+    query = select(AuditLog).options(joinedload(AuditLog.actor)).where(*where)
+    if after is not None:  # newer rows: read upwards from `after`, show newest first
+        rows = list(db.session.scalars(query.where(AuditLog.id > after).order_by(AuditLog.id).limit(per_page + 1)))
+        items = rows[:per_page][::-1]
+        newer = items[0].id if len(rows) > per_page else None
+        edge = items[-1].id if items else after + 1
+        return AuditPage(items, newer, edge if _exists(*where, AuditLog.id < edge) else None)
+    if before is not None:
+        query = query.where(AuditLog.id < before)
+    rows = list(db.session.scalars(query.order_by(AuditLog.id.desc()).limit(per_page + 1)))
+    items = rows[:per_page]
+    older = items[-1].id if len(rows) > per_page else None
+    if before is None:
+        return AuditPage(items, None, older)
+    edge = items[0].id if items else before - 1
+    return AuditPage(items, edge if _exists(*where, AuditLog.id > edge) else None, older)
+
+
+def _exists(*where: Any) -> bool:
+    return db.session.scalar(select(AuditLog.id).where(*where).limit(1)) is not None

@@ -98,7 +98,7 @@ def _start_again(message: str) -> ResponseReturnValue:
 def login_mfa() -> ResponseReturnValue:
     """The second step of a login: the code from the authenticator app, or a recovery code (once each)."""
     if current_user.is_authenticated:
-        return redirect(url_for("cases.index"))
+        return redirect(url_for("home.index"))
     pending = _pending()
     if pending is None:
         return redirect(url_for("auth.login"))
@@ -111,7 +111,7 @@ def login_mfa() -> ResponseReturnValue:
             if result.recovery_used:
                 flash(_("回復コードでログインしました。残りの回復コードは %(n)d 個です。",
                         n=mfa.recovery_codes_left(result.user)), "info")
-            return redirect(safe_next(pending.get("next")) or url_for("cases.index"))
+            return redirect(safe_next(pending.get("next")) or url_for("home.index"))
         if result.ended:
             return _start_again(_("ログインできませんでした。もう一度ログインしてください。"))
         if result.wait_seconds:

@@ -30,7 +30,7 @@ def sso_login() -> Response:
     if provider is None:
         abort(404)
     if current_user.is_authenticated:
-        return redirect(url_for("cases.index"))
+        return redirect(url_for("home.index"))
     session[_NEXT_KEY] = safe_next(request.args.get("next")) or ""
     try:
         return provider.authorize_redirect(url_for("auth.sso_callback", _external=True))
@@ -56,7 +56,7 @@ def sso_callback() -> Response:
     result = in_own_transaction(lambda: _log_in(claims))
     if result.user is None:
         return _refused(result)
-    return redirect(target or url_for("cases.index"))
+    return redirect(target or url_for("home.index"))
 
 
 def _log_in(claims: dict[str, object]) -> SsoResult:

@@ -30,7 +30,7 @@ def safe_next(target: str | None) -> str | None:
 def login():
     """Log in with e-mail and password; any failure gets the same message."""
     if current_user.is_authenticated:
-        return redirect(url_for("cases.index"))
+        return redirect(url_for("home.index"))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -52,7 +52,7 @@ def login():
             return redirect(url_for("auth.login_mfa"))
         else:
             _sign_in(user, remember=bool(form.remember.data))
-            return redirect(safe_next(form.next.data) or url_for("cases.index"))
+            return redirect(safe_next(form.next.data) or url_for("home.index"))
     signed_out = sessions.sign_out_message(session.pop("signed_out", None))
     return render_template("auth/login.html", form=form, signed_out=signed_out, password_login=password_login,
                            sso_label=oidc.button_label())
@@ -225,7 +225,7 @@ def change_password():
             boundary.refuse(exc, form)
         else:
             flash(_("パスワードを変更しました。"), "success")
-            return redirect(url_for("cases.index") if forced else url_for("auth.settings"))
+            return redirect(url_for("home.index") if forced else url_for("auth.settings"))
     return render_template("auth/change_password.html", form=form, forced=forced,
                            min_length=service.MIN_PASSWORD_LENGTH)
 

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from incident import labels
 from incident.cases.fields import DESCRIPTION_MAX, NOTE_MAX, SOURCE_MAX, TITLE_MAX
+from incident.cases.review import REVIEW_MAX
 
 _REQUIRED = _l("入力してください。")
 
@@ -57,8 +58,21 @@ class NoteForm(FlaskForm):
     body = TextAreaField(_l("メモ（Markdown）"), validators=[DataRequired(_REQUIRED), Length(max=NOTE_MAX)])
 
 
-class StatusForm(FlaskForm):
-    """A status change with an optional (sometimes required) reason."""
+class ReviewForm(FlaskForm):
+    """The closing review; the service requires "what happened" and "what was done" (incident.cases.review)."""
+
+    what_happened = TextAreaField(_l("何が起きたか"), validators=[Length(max=REVIEW_MAX)])
+    what_was_done = TextAreaField(_l("何をしたか"), validators=[Length(max=REVIEW_MAX)])
+    cause = TextAreaField(_l("原因（任意）"), validators=[Length(max=REVIEW_MAX)])
+    changes = TextAreaField(_l("今後変えること（任意）"), validators=[Length(max=REVIEW_MAX)])
+
+    def review_data(self) -> dict[str, str]:
+        """The four fields as the service takes them."""
+        return {name: self[name].data or "" for name in ("what_happened", "what_was_done", "cause", "changes")}
+
+
+class StatusForm(ReviewForm):
+    """A status change with an optional (sometimes required) reason; closing also takes the review."""
 
     status = SelectField(_l("新しい状態"), choices=labels.choices(labels.STATUS_LABELS),
                          validators=[InputRequired(_REQUIRED)])
@@ -91,7 +105,7 @@ class FilterForm(FlaskForm):
     severity = SelectField(_l("重大度"), choices=[], validators=[Optional()])
     assignee_id = SelectField(_l("担当者"), choices=[], validators=[Optional()])
     department = SelectField(_l("所属"), choices=[], validators=[Optional()])
-    q = StringField(_l("件名に含む語"), validators=[Optional(), Length(max=100)])
+    q = StringField(_l("件名・振り返りに含む語"), validators=[Optional(), Length(max=100)])
     sort = SelectField(_l("並び順"), choices=labels.options([("newest", _l("新しい順")), ("severity", _l("重大度の高い順"))]),
                        validators=[Optional()])
     page = IntegerField(validators=[Optional()])

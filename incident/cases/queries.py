@@ -6,7 +6,7 @@ import dataclasses
 import enum
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from incident import policy
@@ -15,6 +15,7 @@ from incident.cases import loading
 from incident.cases.models import (
     Case,
     CaseKind,
+    CaseReview,
     CaseStatus,
     Note,
     OffendingItem,
@@ -81,7 +82,11 @@ def case_list_query(actor: User, filters: CaseFilters) -> Select[tuple[Case]]:
         )
     if filters.q:
         pattern = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(func.lower(Case.title).like(pattern.lower(), escape="\\"))
+        # The title, or any version of the closing review (incident.cases.review), holds the words.
+        in_review = exists().where(CaseReview.case_id == Case.id, or_(*(
+            func.lower(column).like(pattern.lower(), escape="\\") for column in
+            (CaseReview.what_happened, CaseReview.what_was_done, CaseReview.cause, CaseReview.changes))))
+        query = query.where(or_(func.lower(Case.title).like(pattern.lower(), escape="\\"), in_review))
     return query
 
 

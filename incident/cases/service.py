@@ -15,6 +15,7 @@ from incident.accounts.models import OfficialAccount
 from incident.audit import service as audit
 from incident.auth.models import Department, User
 from incident.cases import loading
+from incident.cases import review as case_review
 from incident.cases.fields import clean_case_fields, clean_note_body, clean_targets
 from incident.cases.models import (
     STATUS_LABELS,
@@ -71,6 +72,7 @@ CLOSED_MESSAGE = _l("この案件は終了しています。変更するには�
 # - recording a platform's answer to a takedown request sent before closing (drafts.sending.record_answer):
 #   it arrives on the platform's schedule, records what the platform did rather than the city's handling,
 #   touches no step, and is what clears the follow-up reminder the case list keeps showing.
+# - writing its closing review, or a revised one (incident.cases.review): it is about the closed case.
 # A known fake's state (the city-wide register, incident.fakes) is not a case's content either.
 def require_open(case: Case) -> None:
     """Refuse (409, CaseError) a change to the content of a closed case: reopen it first."""
@@ -229,12 +231,14 @@ def update_case(actor: User, case: Case, version: Any, data: dict[str, Any]) -> 
 
 
 def change_status(
-    actor: User, case: Case, target: CaseStatus, reason: str = "", *, waive_open_steps: bool = False
+    actor: User, case: Case, target: CaseStatus, reason: str = "", *, waive_open_steps: bool = False,
+    review: Any = None,
 ) -> Case:
     """Move a case along the transition table; acknowledging a new case records who and when.
 
     Closing needs every required playbook step done or waived; with `waive_open_steps` a supervisor
     waives the remaining ones with the closing reason (e.g. a false alarm) in the same transaction.
+    A `review` given when closing (incident.cases.review) is checked first and recorded with the closing.
     """
     if not policy.can_view(actor, case):
         raise NotFound()
@@ -247,15 +251,26 @@ def change_status(
         )
     if not policy.can_change_status(actor, case, target):
         raise PermissionDenied(_l("案件の終了と再開は所属長または秘書広報課が行います。"))
-    if target == CaseStatus.CLOSED:
-        # incident.playbooks refuses while required steps are open, or waives them when asked to.
-        signals.case_closing.send(case, actor=actor, reason=reason, waive_open_steps=waive_open_steps)
+    errors: dict[str, Any] = {}
     if transition.requires_reason and not reason:
-        raise ValidationFailed(fields={"reason": _l("理由を入力してください。")}
-        )
-    if len(reason) > 1000:
-        raise ValidationFailed(fields={"reason": _l("%(max)d 文字以内で入力してください。", max=1000)}
-        )
+        errors["reason"] = _l("理由を入力してください。")
+    elif len(reason) > 1000:
+        errors["reason"] = _l("%(max)d 文字以内で入力してください。", max=1000)
+    closing_review = None
+    if review is not None and target != CaseStatus.CLOSED:
+        errors["review"] = _l("振り返りは案件を終了するときに記録します。")
+    elif review is not None:
+        try:
+            closing_review = case_review.clean_review(review)
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+    if target == CaseStatus.CLOSED and not errors:
+        # incident.playbooks completes the step waiting for a review (when one is given), then refuses while
+        # required steps are open, or waives them when asked to.
+        signals.case_closing.send(case, actor=actor, reason=reason, waive_open_steps=waive_open_steps,
+                                  review=closing_review is not None)
+    if errors:
+        raise ValidationFailed(fields=errors)
     old = case.status
     now = utcnow()
     case.status = target
@@ -272,6 +287,8 @@ def change_status(
         _timeline(case, actor, "status_changed", old=old.value, new=target.value, reason=reason)
         if target == CaseStatus.CLOSED:
             signals.case_closed.send(case, actor=actor, reason=reason)  # its escalations resolve
+            if closing_review is not None:
+                case_review.write_review(actor, case, closing_review)
     audit.record(actor, "case.status", "case", case.id, case_id=case.id,
                  changes={"status": (old, target), **({"reason": (None, reason)} if reason else {})})
     return case

@@ -14,6 +14,7 @@ from incident import boundary, labels, policy
 from incident.accounts.service import all_accounts
 from incident.auth import service as auth
 from incident.cases import queries, service
+from incident.cases import review as case_review
 from incident.cases.forms import (
     AssignForm,
     EditCaseForm,
@@ -21,6 +22,7 @@ from incident.cases.forms import (
     ItemForm,
     NewCaseForm,
     NoteForm,
+    ReviewForm,
     StatusForm,
 )
 from incident.cases.models import CaseStatus
@@ -28,6 +30,7 @@ from incident.dates import to_tokyo
 from incident.errors import CaseError, Conflict, ValidationFailed
 from incident.extensions import db
 from incident.pagination import page_args
+from incident.reports import csv_export
 
 bp = Blueprint("cases", __name__)
 
@@ -63,13 +66,6 @@ def _form_data(form: Any) -> dict[str, Any]:
     return data
 
 
-@bp.route("/")
-@login_required
-def index():
-    """The start page is the case list."""
-    return redirect(url_for("cases.list_cases"))
-
-
 @bp.route("/cases")
 @login_required
 def list_cases():
@@ -90,6 +86,14 @@ def list_cases():
                              page=page, per_page=per_page, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("cases/list.html", form=form, pagination=pagination, args=args)
+
+
+@bp.route("/cases.csv")
+@login_required
+def export_cases():
+    """The visible cases matching the list's filters, as CSV for spreadsheets (streamed in batches)."""
+    rows = csv_export.case_rows(current_user, queries.filters_from_args(request.args), labels.SEVERITY_LABELS)
+    return csv_export.csv_response(rows, "cases")
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
@@ -144,6 +148,7 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
             assign_form.assignee_id.data = str(case.assignee_id or "")
     item_form = forms.get("item_form") or ItemForm(formdata=None)
     corrected_by = {n.corrects_id: n for n in case.notes if n.corrects_id}
+    reviews = case_review.reviews_of(case)
     return render_template(
         "cases/show.html",
         case=case,
@@ -157,6 +162,11 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
         assign_form=assign_form,
         item_form=item_form,
         ack_form=NoteForm(formdata=None),
+        reviews=reviews,
+        review_labels=case_review.REVIEW_LABELS,
+        review_form=forms.get("review_form") or ReviewForm(
+            formdata=None, prefix="review", data={name: getattr(reviews[0], name) for name in
+                                                  case_review.REVIEW_FIELDS} if reviews else None),
         allowed_statuses=allowed,
         can_supervise=policy.can_act_as_supervisor(current_user, case),
         reason_required=[s.value for s in allowed
@@ -191,13 +201,33 @@ def change_status(case_id: int):
     if not form.validate_on_submit():
         return _render_case(case_id, 422, status_form=form)
     try:
-        service.change_status(current_user, case, CaseStatus(form.status.data), form.reason.data or "",
-                              waive_open_steps=bool(form.waive_open_steps.data))
+        target = CaseStatus(form.status.data)
+        # Closing from the page records the review with it ("what happened" and "what was done" required).
+        service.change_status(current_user, case, target, form.reason.data or "",
+                              waive_open_steps=bool(form.waive_open_steps.data),
+                              review=form.review_data() if target == CaseStatus.CLOSED else None)
     except ValidationFailed as exc:
         boundary.refuse(exc, form)
         return _render_case(case_id, 422, status_form=form)
     flash(_("状態を「%(status)s」にしました。", status=labels.STATUS_LABELS[case.status]), "success")
     return redirect(url_for("cases.show", case_id=case.id))
+
+
+@bp.route("/cases/<int:case_id>/review", methods=["POST"])
+@login_required
+def review(case_id: int):
+    """Record a revised review of a closed case (the earlier one stays on the timeline)."""
+    case = service.get_case(current_user, case_id)
+    form = ReviewForm(prefix="review")
+    if not form.validate_on_submit():
+        return _render_case(case_id, 422, review_form=form)
+    try:
+        case_review.write_review(current_user, case, form.review_data())
+    except ValidationFailed as exc:
+        boundary.refuse(exc, form)
+        return _render_case(case_id, 422, review_form=form)
+    flash(_("振り返りを記録しました。"), "success")
+    return redirect(url_for("cases.show", case_id=case.id, _anchor="review"))
 
 
 @bp.route("/cases/<int:case_id>/assign", methods=["POST"])

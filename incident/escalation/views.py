@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -14,6 +14,7 @@ from incident.errors import CaseError, ValidationFailed
 from incident.escalation import service
 from incident.escalation.forms import AcknowledgeForm, EscalateForm
 from incident.escalation.models import Escalation
+from incident.pagination import page_args
 
 bp = Blueprint("escalation", __name__)
 
@@ -88,8 +89,15 @@ def acknowledge(escalation_id: int):
 @bp.route("/queue")
 @login_required
 def queue() -> str:
-    """What waits for me: escalations I was told about, unassigned cases, drafts awaiting my approval."""
-    queue = service.queue_for(current_user)
+    """What waits for me: escalations I was told about, unassigned cases, drafts awaiting my approval; a page
+    of each, or (`?show=<block>&page=<n>`) one block page by page."""
+    show = request.args.get("show") or None
+    if show is not None and (show not in service.QUEUE_BLOCKS
+                             or (show != "escalations" and not policy.sees_team_queue(current_user))):
+        abort(404)
+    page, _per_page = page_args(request.args)
+    queue = service.queue_for(current_user, show=show, page=page)
     return render_template("escalation/queue.html", escalations=queue.escalations, cases_by_id=queue.cases_by_id,
                            unassigned=queue.unassigned, approvals=queue.approvals, people=queue.people,
+                           counts=queue.counts, more=queue.more, show=show, page=page, count_cap=service.COUNT_CAP,
                            can_assign=lambda c: policy.can_assign(current_user, c))

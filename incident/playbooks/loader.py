@@ -21,8 +21,9 @@ DRAFT_TYPES = ("takedown", "press", "interim_notice", "final_notice", "correctio
 INPUTS = ("none", "url", "city_url", "prohibited_item", "fake_account", "deletion_record", "mfa")
 #: Events that complete a step by themselves: a supervisor acknowledging the case; a 様式2 notice filed from
 #: the case (incident.signals.account_notice_filed); a platform answering a takedown request "removed"
-#: (incident.signals.draft_answered).
-COMPLETES_ON = ("supervisor_acknowledgement", "account_notice", "takedown_removed")
+#: (incident.signals.draft_answered); the closing review given when the case is closed
+#: (incident.signals.case_closing with a review).
+COMPLETES_ON = ("supervisor_acknowledgement", "account_notice", "takedown_removed", "case_review")
 _TOP_KEYS = {"kind", "title_ja", "title_en", "clause", "steps"}
 _STEP_KEYS = {"key", "title_ja", "title_en", "guidance_ja", "guidance_en", "clause", "type", "actor",
               "required", "when", "due_minutes", "draft_type", "input", "completes_on"}

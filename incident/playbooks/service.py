@@ -394,9 +394,15 @@ def _on_case_acknowledged(case: Case, *, actor: User, **_: Any) -> None:
 
 
 @signals.case_closing.connect
-def _before_closing(case: Case, *, actor: User, reason: str, waive_open_steps: bool, **_: Any) -> None:
-    """A case closes only when every required step is done or waived; a supervisor closing it with
+def _before_closing(case: Case, *, actor: User, reason: str, waive_open_steps: bool, review: bool = False,
+                    **_: Any) -> None:
+    """A case closes only when every required step is done or waived; a review given with the closing
+    completes the step that asks for it (completes_on = "case_review"); a supervisor closing with
     `waive_open_steps` (e.g. a false alarm) waives the rest with the closing reason."""
+    if review:
+        for state in checklist(case):
+            if state.step.completes_on == "case_review" and state.state == PENDING:
+                _record(actor, case, state, "complete", reason="", data={"by": "case_review"})
     still_open = open_required(case)
     if still_open and waive_open_steps:
         if not reason:

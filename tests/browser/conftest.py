@@ -162,14 +162,16 @@ def new_page(browser, traffic: Traffic) -> Iterator[Callable[..., object]]:
 
 @pytest.fixture
 def log_in(password: str) -> Callable[[object, str, str], None]:
-    """`log_in(page, base_url, email)`: log in through the real login page, land on the case list."""
+    """`log_in(page, base_url, email)`: log in through the real login page (it leads home), then go to the
+    case list."""
 
     def do_log_in(page, base_url: str, email: str) -> None:
         page.goto(f"{base_url}/login")
         page.get_by_label("メールアドレス").fill(email)
         page.get_by_label("パスワード").fill(password)
         page.get_by_role("button", name="ログイン").click()
-        page.wait_for_url(f"{base_url}/cases")
+        page.wait_for_url(f"{base_url}/")
+        page.goto(f"{base_url}/cases")
 
     return do_log_in
 

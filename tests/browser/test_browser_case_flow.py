@@ -127,6 +127,9 @@ def test_supervisor_assigns_and_closing_asks_for_confirmation(make, serve, new_p
     # Closing asks; dismissing keeps the case open and sends nothing.
     actions.get_by_label("新しい状態").select_option(label="終了")
     actions.get_by_label("理由", exact=True).fill("投稿が削除され、拡散も収まったため")
+    # Closing records the review: what happened and what was done are required (issue 14).
+    actions.get_by_label("何が起きたか").fill("誤った投稿に批判が集まった")
+    actions.get_by_label("何をしたか").fill("訂正を出し、経過を見守った")
     # Required playbook steps still open would block the closing: the supervisor waives them with
     # the same reason (a checkbox of the status form, where the app has playbooks).
     waiver = actions.get_by_label(re.compile("免除"))

@@ -166,9 +166,14 @@ def test_status_change_and_close_need_supervisor(make, client, login):
     assert client.post(f"/cases/{case.id}/status", data={"status": "closed"}).status_code == 403
     login(supervisor)
     refused = client.post(f"/cases/{case.id}/status", data={"status": "closed"})
-    assert refused.status_code == 409 and "振り返り" in refused.text  # required steps are open
+    assert refused.status_code == 422 and 'id="what_happened-error"' in refused.text  # the review is asked for
+    review = {"what_happened": "誤報だった", "what_was_done": "確認して終了した"}
+    refused = client.post(f"/cases/{case.id}/status", data={"status": "closed", **review})
+    assert refused.status_code == 409 and "必須の手順が終わっていない" in refused.text  # other steps are open
+    assert "「振り返りを記録する」" not in refused.text  # the review given completes its own step
     closed = client.post(f"/cases/{case.id}/status",
-                         data={"status": "closed", "reason": "誤報", "waive_open_steps": "y"})
+                         data={"status": "closed", "reason": "誤報", "waive_open_steps": "y",
+                               "what_happened": "誤報だった", "what_was_done": "確認して終了した"})
     assert closed.status_code == 302
     db.session.expire_all()
     assert db.session.get(Case, case.id).status == CaseStatus.CLOSED

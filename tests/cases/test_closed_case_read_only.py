@@ -305,7 +305,8 @@ def test_the_closed_case_page_shows_no_forms_that_change_it(world, client, login
     base = f"/cases/{world.case.id}"
     login(world.supervisor)
     page = client.get(base).get_data(as_text=True)
-    assert post_forms(page) == {"/logout", f"{base}/status", f"{base}/assign"}
+    # The closing review is written for a closed case: its supervisor may revise it (issue 14).
+    assert post_forms(page) == {"/logout", f"{base}/status", f"{base}/assign", f"{base}/review"}
     assert f'href="{base}/edit"' not in page and "/fakes/new" not in page and "/correct" not in page
     assert 'id="closed-notice"' in page and MESSAGE in page
     assert f'href="{base}#status-form"' in page and 'id="status-form"' in page  # the way to reopen it

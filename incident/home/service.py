@@ -1,0 +1,324 @@
+"""What the home page shows each user: a count and the first rows of each block, in a fixed number of queries.
+
+Every query is limited by policy.visible_cases_clause, so no block shows or counts a case its reader may not
+see. "My work" is the cases assigned to me; a supervisor's also covers their department's cases, and the PR
+office's every department's (policy.sees_team_queue, policy.lists_every_department)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
+from sqlalchemy.orm import aliased, joinedload
+
+from incident import policy
+from incident.auth.models import Department, User
+from incident.cases.models import Case, CaseStatus, Severity
+from incident.cases.queries import SEVERITY_RANK
+from incident.dates import to_tokyo, utcnow
+from incident.drafts.models import (
+    FOLLOWED_UP_TYPES,
+    Draft,
+    DraftEvent,
+    DraftRevision,
+    DraftStatus,
+    DraftType,
+    Publication,
+    Route,
+)
+from incident.escalation.models import Escalation, EscalationNotice
+from incident.extensions import db
+from incident.playbooks.models import PlaybookVersion, StepEvent
+from incident.playbooks.service import PENDING, StepState, checklist
+
+#: Rows shown in each block of the home page; a block's own page (/home/<block>) shows up to FULL_LIMIT.
+HOME_LIMIT = 10
+FULL_LIMIT = 200
+#: Severities counted as urgent in the PR office's summary.
+URGENT = (Severity.CRITICAL, Severity.HIGH)
+
+
+@dataclasses.dataclass
+class Block:
+    """A count of everything in a block and its first rows (fewer than the count when there are more)."""
+
+    count: int
+    rows: list[Any]
+
+    @property
+    def more(self) -> bool:
+        return self.count > len(self.rows)
+
+
+@dataclasses.dataclass
+class DueStep:
+    """A pending step of a case that is overdue or due today."""
+
+    case: Case
+    state: StepState
+
+
+@dataclasses.dataclass
+class DepartmentSummary:
+    """One department's line in the PR office's summary."""
+
+    department: Department
+    open_cases: int = 0
+    urgent: int = 0
+    overdue_steps: int = 0
+    approvals: int = 0
+    escalations: int = 0
+
+
+@dataclasses.dataclass
+class Home:
+    """Everything the home page shows."""
+
+    cases: Block
+    steps: Block
+    approvals: Block
+    escalations: Block
+    follow_ups: Block
+    notices: Block
+    departments: list[DepartmentSummary] | None
+
+
+def _open() -> ColumnElement[bool]:
+    return Case.status != CaseStatus.CLOSED
+
+
+def _visible(user: User) -> ColumnElement[bool]:
+    return policy.visible_cases_clause(user, Case)
+
+
+def _work_scope(user: User) -> ColumnElement[bool]:
+    """The visible cases that are the user's work: assigned to them, and their department's (a supervisor) or
+    every department's (the PR office)."""
+    if policy.lists_every_department(user):
+        scope: ColumnElement[bool] = true()
+    elif policy.sees_team_queue(user):
+        scope = or_(Case.assignee_id == user.id, Case.department_id == user.department_id)
+    else:
+        scope = Case.assignee_id == user.id
+    return and_(_visible(user), scope)
+
+
+def _severity_rank() -> Any:
+    """Critical first, then high, medium, low (the case list's "most urgent first")."""
+    return case(SEVERITY_RANK, value=Case.severity, else_=len(SEVERITY_RANK))
+
+
+def _count(statement: Any) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+
+# ---- my open cases ---------------------------------------------------------------------------------
+
+
+def my_cases(user: User, limit: int = HOME_LIMIT) -> Block:
+    """My open cases (assigned to me), most urgent first: a count and a list."""
+    where = and_(Case.assignee_id == user.id, _open(), _visible(user))
+    count = db.session.scalar(select(func.count(Case.id)).where(where)) or 0
+    rows = list(db.session.scalars(
+        select(Case).where(where).options(joinedload(Case.department))
+        .order_by(_severity_rank(), Case.created_at.desc(), Case.id.desc()).limit(limit)))
+    return Block(count, rows)
+
+
+# ---- steps overdue or due today -------------------------------------------------------------------
+
+
+def _checklists(where: ColumnElement[bool], now: dt.datetime) -> list[tuple[Case, list[StepState]]]:
+    """The checklists of the open cases matching `where`, in three queries whatever their number: the cases,
+    their step events, the playbook versions they are pinned to (playbook_of then finds them loaded)."""
+    where = and_(where, _open(), Case.playbook_version.is_not(None))
+    cases = list(db.session.scalars(select(Case).where(where).options(joinedload(Case.department)).order_by(Case.id)))
+    if not cases:
+        return []
+    events: dict[int, list[StepEvent]] = defaultdict(list)
+    for event in db.session.scalars(
+            select(StepEvent).join(Case, and_(Case.id == StepEvent.case_id,
+                                              Case.playbook_version == StepEvent.playbook_version))
+            .where(where).order_by(StepEvent.id)):
+        events[event.case_id].append(event)
+    # Held while the checklists are made: the session's identity map keeps loaded rows only while referenced.
+    pinned = list(db.session.scalars(select(PlaybookVersion).where(
+        PlaybookVersion.version.in_({c.playbook_version for c in cases}))))
+    loaded = [(c, checklist(c, events[c.id], now)) for c in cases]
+    del pinned
+    return loaded
+
+
+def _due(loaded: list[tuple[Case, list[StepState]]], now: dt.datetime) -> list[DueStep]:
+    """Pending steps overdue or due by the end of today (Japan), earliest deadline first."""
+    today = to_tokyo(now).date()
+    due = [DueStep(c, s) for c, states in loaded for s in states
+           if s.state == PENDING and s.due_at is not None and (s.overdue or to_tokyo(s.due_at).date() <= today)]
+    due.sort(key=lambda d: (d.state.due_at, d.case.id))
+    return due
+
+
+def due_steps(user: User, limit: int = HOME_LIMIT, now: dt.datetime | None = None,
+              due: list[DueStep] | None = None) -> Block:
+    """Steps overdue or due today in my work (policy: a supervisor's department, the PR office's all); `due`
+    when already computed for the user's work."""
+    now = now or utcnow()
+    due = _due(_checklists(_work_scope(user), now), now) if due is None else due
+    return Block(len(due), due[:limit])
+
+
+# ---- drafts waiting for my approval ---------------------------------------------------------------
+
+
+def _approvable(user: User) -> ColumnElement[bool]:
+    """Submitted drafts of open cases the user may approve (policy.can_approve_draft): the supervisor route
+    for the case department's supervisor or the PR office, a pre-approved text for any colleague who sees the
+    case; never one the user wrote or submitted (incident.drafts.service.is_own)."""
+    if policy.lists_every_department(user):
+        supervises: ColumnElement[bool] = true()
+    elif policy.sees_team_queue(user):
+        supervises = Case.department_id == user.department_id
+    else:
+        supervises = false()
+    submitted_revision = aliased(DraftRevision)
+    submitter = (select(DraftEvent.actor_id)
+                 .where(DraftEvent.draft_id == Draft.id, DraftEvent.action.in_(("submitted", "pre_approved")))
+                 .order_by(DraftEvent.id.desc()).limit(1).correlate(Draft).scalar_subquery())
+    written_by_me = exists().where(submitted_revision.id == Draft.approved_revision_id,
+                                   submitted_revision.author_id == user.id)
+    return and_(Draft.status == DraftStatus.SUBMITTED, _open(), _visible(user),
+                or_(and_(Draft.route == Route.SUPERVISOR, supervises), Draft.route == Route.PRE_APPROVED),
+                ~written_by_me, func.coalesce(submitter, 0) != user.id)
+
+
+def approvals(user: User, limit: int = HOME_LIMIT) -> Block:
+    """Drafts waiting for my approval (or second check), oldest first."""
+    base = select(Draft.id).join(Case, Case.id == Draft.case_id).where(_approvable(user))
+    rows = list(db.session.execute(
+        select(Draft, Case).join(Case, Case.id == Draft.case_id).where(_approvable(user))
+        .order_by(Draft.updated_at, Draft.id).limit(limit)).tuples())
+    return Block(_count(base), rows)
+
+
+# ---- escalations to me ----------------------------------------------------------------------------
+
+
+def _told(user: User) -> ColumnElement[bool]:
+    """Open escalations the user was told about; an outside operator's user only those of cases they see
+    (policy.being_told_shows_case), as the work queue does."""
+    told = and_(Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None),
+                Escalation.id.in_(select(EscalationNotice.escalation_id).where(EscalationNotice.user_id == user.id)))
+    if not policy.being_told_shows_case(user):
+        told = and_(told, _visible(user))
+    return told
+
+
+def escalations(user: User, limit: int = HOME_LIMIT) -> Block:
+    """Open escalations sent to me, oldest first."""
+    base = select(Escalation.id).join(Case, Case.id == Escalation.case_id).where(_told(user))
+    rows = list(db.session.execute(
+        select(Escalation, Case).join(Case, Case.id == Escalation.case_id).where(_told(user))
+        .order_by(Escalation.created_at, Escalation.id).limit(limit)).tuples())
+    return Block(_count(base), rows)
+
+
+# ---- takedown and recovery follow-ups due ---------------------------------------------------------
+
+
+def follow_ups(user: User, limit: int = HOME_LIMIT, on: dt.date | None = None) -> Block:
+    """Takedown and recovery requests in my work whose follow-up date has come without an answer (a late
+    answer may come after the case closed, so closed cases count too)."""
+    on = on or to_tokyo(utcnow()).date()
+    where = and_(Draft.type.in_(FOLLOWED_UP_TYPES), Draft.status == DraftStatus.SENT, Draft.outcome.is_(None),
+                 Draft.follow_up_on <= on, _work_scope(user))
+    base = select(Draft.id).join(Case, Case.id == Draft.case_id).where(where)
+    rows = list(db.session.execute(
+        select(Draft, Case).join(Case, Case.id == Draft.case_id).where(where)
+        .order_by(Draft.follow_up_on, Draft.id).limit(limit)).tuples())
+    return Block(_count(base), rows)
+
+
+# ---- notices owed: an interim notice without its final notice -------------------------------------
+
+
+def _owed() -> ColumnElement[bool]:
+    """A published interim notice, not withdrawn, that no (not withdrawn) final notice followed."""
+    withdrawal = aliased(Publication)
+    final = aliased(Publication)
+    final_withdrawal = aliased(Publication)
+    withdrawn = exists().where(withdrawal.kind == "withdrawal", withdrawal.supersedes_id == Publication.id)
+    final_out = exists().where(
+        final.case_id == Publication.case_id, final.kind == DraftType.FINAL_NOTICE.value,
+        or_(final.supersedes_id == Publication.id, final.published_at >= Publication.published_at),
+        ~exists().where(final_withdrawal.kind == "withdrawal", final_withdrawal.supersedes_id == final.id))
+    return and_(Publication.kind == DraftType.INTERIM_NOTICE.value, ~withdrawn, ~final_out)
+
+
+def notices_owed(user: User, limit: int = HOME_LIMIT) -> Block:
+    """Open cases in my work with an interim notice out and no final notice yet, oldest notice first; each
+    row is (case, when the interim notice went out)."""
+    where = and_(_owed(), _open(), _work_scope(user))
+    base = select(Case.id).join(Publication, Publication.case_id == Case.id).where(where).distinct()
+    published = func.min(Publication.published_at).label("published_at")
+    rows = [(c, at) for c, at in db.session.execute(
+        select(Case, published).join(Publication, Publication.case_id == Case.id).where(where)
+        .group_by(Case.id).order_by(published, Case.id).limit(limit)).tuples()]
+    return Block(_count(base), rows)
+
+
+# ---- the PR office's summary by department --------------------------------------------------------
+
+
+def department_summary(user: User, now: dt.datetime | None = None,
+                       due: list[DueStep] | None = None) -> list[DepartmentSummary]:
+    """Per department: open cases, critical/high open, overdue steps, drafts awaiting approval, open
+    escalations; one grouped query per measure (overdue steps from the checklists of every visible open case,
+    or `due` when already computed for them). The PR office's."""
+    now = now or utcnow()
+    visible = _visible(user)
+    lines = {d.id: DepartmentSummary(d) for d in db.session.scalars(select(Department).order_by(Department.name))}
+    open_rows = db.session.execute(
+        select(Case.department_id, func.count(Case.id),
+               func.count(case((Case.severity.in_(URGENT), Case.id))))
+        .where(_open(), visible).group_by(Case.department_id))
+    for department_id, open_cases, urgent in open_rows:
+        lines[department_id].open_cases, lines[department_id].urgent = open_cases, urgent
+    for step in _due(_checklists(visible, now), now) if due is None else due:
+        if step.state.overdue:
+            lines[step.case.department_id].overdue_steps += 1
+    waiting = db.session.execute(
+        select(Case.department_id, func.count(Draft.id)).join(Case, Case.id == Draft.case_id)
+        .where(Draft.status == DraftStatus.SUBMITTED, _open(), visible).group_by(Case.department_id))
+    for department_id, count in waiting:
+        lines[department_id].approvals = count
+    raised = db.session.execute(
+        select(Case.department_id, func.count(Escalation.id)).join(Case, Case.id == Escalation.case_id)
+        .where(Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None), visible)
+        .group_by(Case.department_id))
+    for department_id, count in raised:
+        lines[department_id].escalations = count
+    return list(lines.values())
+
+
+def home_for(user: User, now: dt.datetime | None = None) -> Home:
+    """Every block of the user's home page; the per-department summary only for the PR office."""
+    now = now or utcnow()
+    every_department = policy.lists_every_department(user)
+    # The PR office's work is every visible case: its checklists serve both the steps block and the summary.
+    due = _due(_checklists(_work_scope(user), now), now)
+    return Home(
+        cases=my_cases(user), steps=due_steps(user, now=now, due=due), approvals=approvals(user),
+        escalations=escalations(user), follow_ups=follow_ups(user, on=to_tokyo(now).date()),
+        notices=notices_owed(user),
+        departments=department_summary(user, now, due=due) if every_department else None)
+
+
+#: The blocks with a full list of their own (/home/<block>), and how to compute it.
+FULL_LISTS = {
+    "steps": lambda user: due_steps(user, FULL_LIMIT),
+    "approvals": lambda user: approvals(user, FULL_LIMIT),
+    "follow_ups": lambda user: follow_ups(user, FULL_LIMIT),
+    "notices": lambda user: notices_owed(user, FULL_LIMIT),
+}
