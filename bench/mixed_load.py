@@ -26,7 +26,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from pages_bench import PASSWORD, build  # type: ignore[import-not-found]  (run as bench/mixed_load.py)
+from pages_bench import PASSWORD, build  # beside this file (run as bench/mixed_load.py)
 from sqlalchemy import select
 
 from incident.auth.models import User
@@ -143,9 +143,11 @@ def load(cases: int, folder: Path, seconds: float) -> bool:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": uri, "INCIDENT_SECRET_KEY": "bench-load-secret",
            "INCIDENT_INSTANCE_PATH": str(folder), "INCIDENT_ENV": "development"}
-    server = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "4", "--bind", f"{HOST}:{port}",
-                               "--timeout", "60", "--log-level", "warning", "incident:create_app()"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = folder / "gunicorn.log"  # the tracebacks of the errors, shown after the figures
+    with log.open("w") as output:
+        server = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "4", "--bind", f"{HOST}:{port}",
+                                   "--timeout", "60", "--log-level", "warning", "incident:create_app()"],
+                                  env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
     base = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -168,13 +170,22 @@ def load(cases: int, folder: Path, seconds: float) -> bool:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(15)
-        if server.stdout is not None:
-            server.stdout.close()
     p95 = statistics.quantiles(times, n=20)[18] if len(times) >= 2 else 0.0
     shown = ", ".join(f"{status}: {n}" for status, n in sorted(errors.items())) or "none"
     print(f"{cases:>8,} cases  {count / elapsed:7.1f} req/s  median {statistics.median(times):7.1f} ms  "
           f"p95 {p95:7.1f} ms  requests {count:,}  errors {shown}", flush=True)
+    if errors:
+        _show_failures(log)
     return not errors
+
+
+def _show_failures(log: Path) -> None:
+    """Print which requests failed and the exception each ended with, from the server's log."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    failures = Counter(line.split("] ", 1)[-1] for line in lines if "Exception on " in line)
+    failures.update(line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line))
+    for line, n in failures.most_common(10):
+        print(f"    {n:>4} × {line[:200]}", flush=True)
 
 
 def main() -> int:

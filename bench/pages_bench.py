@@ -37,12 +37,14 @@ from incident.demo import load_demo
 from incident.demo_bulk import add_notes, generate
 from incident.escalation.service import sweep
 from incident.extensions import db
+from incident.pagination import Cursor
 
 AIM = 1.5
 LONG_CASE_NOTES = 500
 PASSWORD = "bench-Passw0rd-long-enough"
 #: Words for the search rows: one, two and three-or-more characters.
-QUERIES = (("1 char", "炎"), ("2 chars", "拡散"), ("3+ chars", "偽アカウント"))
+#: "偽" and "拡散" are in many demo texts (the common path), "偽アカウント" in fewer, a case number in one case.
+QUERIES = (("1 char", "偽"), ("2 chars", "拡散"), ("3+ chars", "偽アカウント"), ("case number", "2025-0420"))
 
 
 @dataclass
@@ -123,6 +125,14 @@ def _rules(app: Flask) -> set[str]:
     return {rule.rule for rule in app.url_map.iter_rules()}
 
 
+def _cursor_at(city: City, position: int, page: int) -> str:
+    """The cursor the list's 「次へ」 link carries to the row after `position` (newest first, every case)."""
+    with city.app.app_context():
+        row = db.session.execute(select(Case.created_at, Case.id).order_by(Case.created_at.desc(), Case.id.desc())
+                                 .offset(max(position - 1, 0)).limit(1)).one()
+    return Cursor("newest", (row.created_at.isoformat(), row.id), page).encode()
+
+
 def pages(city: City) -> list[tuple[str, str | None, dict[str, str]]]:
     """(label, url or None with a note in the headers slot, headers) for each page timed."""
     rules = _rules(city.app)
@@ -133,7 +143,9 @@ def pages(city: City) -> list[tuple[str, str | None, dict[str, str]]]:
         ("home /", "/", {}) if "/" in rules else ("home /", None, {"note": "no / route"}),
         ("case list", "/cases", {}),
         ("case list filtered", "/cases?status=closed&kind=flaming&severity=high", {}),
-        ("case list deep page (90%)", f"/cases?page={deep}", {}),
+        ("case list not closed", "/cases?status=open", {}),
+        ("case list deep page (90%, ?page=)", f"/cases?page={deep}", {}),
+        ("case list deep page (90%, cursor)", f"/cases?cursor={_cursor_at(city, deep * per_page, deep + 1)}", {}),
         (f"case page {LONG_CASE_NOTES} notes", f"/cases/{city.long_case}", {}),
     ]
     search = "/search" if "/search" in rules else None

@@ -67,8 +67,9 @@ def enum_column(enum_class: type[enum.Enum]) -> Enum:
     )
 
 
-#: Set while a long job reads before it writes (see reads_first and in_own_transaction).
-_reads_first: contextvars.ContextVar[bool] = contextvars.ContextVar("reads_first", default=False)
+#: How transactions begun now start, whatever the request's method: as readers (False, see reads_first) or
+#: with the write lock (True, the last try of in_own_transaction); None: as the request's method says.
+_begin_writing: contextvars.ContextVar[bool | None] = contextvars.ContextVar("begin_writing", default=None)
 #: Attempts of one item whose write SQLite refused because another writer committed first.
 ITEM_ATTEMPTS = 5
 
@@ -77,8 +78,9 @@ def may_write() -> bool:
     """Whether this transaction may write: requests other than GET/HEAD/OPTIONS, and CLI commands.
 
     Those take SQLite's write lock at BEGIN; read requests never write, so they never wait for it."""
-    if _reads_first.get():
-        return False
+    forced = _begin_writing.get()
+    if forced is not None:
+        return forced
     if has_request_context():
         return request.method not in _READ_ONLY_METHODS
     return True
@@ -163,11 +165,11 @@ def reads_first() -> Iterator[None]:
 
     For long jobs such as the escalation sweep: their reading never holds the write lock, and they
     write in short items through in_own_transaction."""
-    token = _reads_first.set(True)
+    token = _begin_writing.set(False)
     try:
         yield
     finally:
-        _reads_first.reset(token)
+        _begin_writing.reset(token)
 
 
 def in_own_transaction(work: Callable[[], T]) -> T:
@@ -177,11 +179,12 @@ def in_own_transaction(work: Callable[[], T]) -> T:
     write to its commit. A reader whose snapshot is older than another writer's commit cannot start
     writing (SQLite answers "database is locked" at once), so the item is then run again on fresh data;
     the last of ITEM_ATTEMPTS tries (writers busy all the while) takes the write lock at BEGIN, which
-    cannot go stale, so the item gets done either way."""
+    cannot go stale, so the item gets done either way: in a read request too, which otherwise begins as a
+    reader and, its snapshot stale, would fail that try at once rather than wait for the lock."""
     db.session.commit()
     for attempt in range(1, ITEM_ATTEMPTS + 1):
         last = attempt == ITEM_ATTEMPTS
-        token = _reads_first.set(not last)
+        token = _begin_writing.set(last)
         try:
             result = work()
             db.session.commit()
@@ -192,7 +195,7 @@ def in_own_transaction(work: Callable[[], T]) -> T:
                 raise
             time.sleep(0.02 * attempt)
         finally:
-            _reads_first.reset(token)
+            _begin_writing.reset(token)
     raise AssertionError("unreachable")
 
 

@@ -28,10 +28,24 @@ def _database() -> list[Finding]:
     head = ScriptDirectory(current_app.extensions["migrate"].directory).get_current_head()
     with db.engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
-    if current == head:
-        return [Finding("database", f"{url} (schema {current}, up to date)", True)]
-    return [Finding("database", f"{url}: schema {current or 'none'}, the code needs {head} — run "
-                                "`flask --app incident db upgrade`", False)]
+    if current != head:
+        return [Finding("database", f"{url}: schema {current or 'none'}, the code needs {head} — run "
+                                    "`flask --app incident db upgrade`", False)]
+    return [Finding("database", f"{url} (schema {current}, up to date)", True), *_search_index()]
+
+
+def _search_index() -> list[Finding]:
+    """On PostgreSQL, whether pg_trgm sees Japanese letters (a UTF-8 LC_CTYPE); else search reads its whole
+    index for every word of three characters or more (README.md, "Search")."""
+    if db.engine.dialect.name != "postgresql":
+        return []
+    with db.engine.connect() as connection:
+        ctype = connection.exec_driver_sql("SHOW lc_ctype").scalar_one()
+        trigrams = connection.exec_driver_sql("SELECT cardinality(show_trgm('検索'))").scalar_one()
+    if trigrams:
+        return [Finding("search", f"pg_trgm indexes Japanese text (LC_CTYPE {ctype})", True)]
+    return [Finding("search", f"LC_CTYPE is {ctype}: pg_trgm sees no Japanese letters, so search reads the "
+                              "whole index; create the database with LC_CTYPE C.UTF-8 (or ja_JP.UTF-8)", False)]
 
 
 def _mail(send_to: str | None) -> list[Finding]:

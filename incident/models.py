@@ -41,3 +41,4 @@ from incident.drafts.models import (  # noqa: F401
 from incident.escalation.models import Escalation, EscalationNotice  # noqa: F401
 from incident.notifications.models import EmailPreference, Notification, OutboxMail  # noqa: F401
 from incident.playbooks.models import PlaybookVersion, StepEvent  # noqa: F401
+from incident.search.models import SearchEntry  # noqa: F401

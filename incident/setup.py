@@ -296,5 +296,8 @@ def _register_blueprints(app: Flask) -> None:
     from incident.reports.case_report_views import bp as report_bp
 
     app.register_blueprint(report_bp)
+    from incident.search.views import bp as search_bp
+
+    app.register_blueprint(search_bp)
     init_api(app)  # the API blueprint with its OpenAPI document and docs page
     csrf.exempt(api_bp)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 
 import cmarkgfm
 import nh3
@@ -22,9 +25,12 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
-#: Rendered texts kept in memory per process: a case page shows the same notes on every view. Small enough
-#: that even the largest notes (20,000 characters) keep it to tens of megabytes.
-CACHE_SIZE = 256
+#: Rendered texts kept in memory per process, counted in characters of source and HTML: a case page shows
+#: the same notes on every view, and a long case (500 notes) must fit whole, or each view would push out the
+#: notes the next one needs. CPython keeps Japanese text at 2 bytes a character, so this is about 32 MB.
+CACHE_CHARS = 16 * 1024 * 1024
+#: What an entry costs besides its text (the string objects and the dictionary slot), in characters.
+ENTRY_OVERHEAD = 100
 
 # cmark-gfm can only omit raw HTML, not show it; users write notes, not markup, and expect
 # `<b>` to read as `<b>`. So the parser never sees "<": it is swapped for a Unicode noncharacter
@@ -51,9 +57,61 @@ def _hide_raw_html(source: str) -> str:
     return _AUTOLINK.sub(r"<\1>", hidden)
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
-def _render(source: str) -> str:
-    """Sanitised HTML for a Markdown source (cached: the same notes are shown on every view)."""
+class SizedCache:
+    """A thread-safe least-recently-used cache of `render(source)`, bounded by total characters, not entries."""
+
+    #: The renderer itself, without the cache (bench/markdown_bench.py times it).
+    __wrapped__: Callable[[str], str]
+
+    def __init__(self, render: Callable[[str], str], limit: int) -> None:
+        functools.update_wrapper(self, render)
+        self._render = render
+        self.limit = limit
+        self.size = 0
+        self._entries: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, source: str) -> str:
+        with self._lock:
+            html = self._entries.get(source)
+            if html is not None:
+                self._entries.move_to_end(source)
+                return html
+        # Rendered outside the lock so one long text does not hold up other threads; two threads rendering
+        # the same text at once both store the same result, which is harmless.
+        html = self._render(source)
+        self._store(source, html)
+        return html
+
+    def _store(self, source: str, html: str) -> None:
+        cost = self._cost(source, html)
+        if cost > self.limit:
+            return
+        with self._lock:
+            if source in self._entries:
+                return
+            self._entries[source] = html
+            self.size += cost
+            while self.size > self.limit:
+                old_source, old_html = self._entries.popitem(last=False)
+                self.size -= self._cost(old_source, old_html)
+
+    @staticmethod
+    def _cost(source: str, html: str) -> int:
+        return len(source) + len(html) + ENTRY_OVERHEAD
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every rendered text."""
+        with self._lock:
+            self._entries.clear()
+            self.size = 0
+
+
+def _render_uncached(source: str) -> str:
+    """Sanitised HTML for a Markdown source."""
     html = cmarkgfm.markdown_to_html_with_extensions(_hide_raw_html(source), options=_OPTIONS,
                                                      extensions=_EXTENSIONS)
     html = html.replace(_HIDDEN_LT_IN_URL, "%3C").replace(_HIDDEN_LT, "&lt;").strip()
@@ -69,6 +127,10 @@ def _render(source: str) -> str:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
+
+
+#: Sanitised HTML for a Markdown source, cached: the same notes are shown on every view.
+_render = SizedCache(_render_uncached, CACHE_CHARS)
 
 
 def _too_deep(html: str) -> bool:

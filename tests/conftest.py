@@ -453,11 +453,14 @@ class QueryCounter:
     def __init__(self) -> None:
         self.count = 0
         self.statements: list[str] = []
+        #: (statement, parameters) of each counted statement, e.g. to EXPLAIN it afterwards.
+        self.sent: list[tuple[str, Any]] = []
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if statement.strip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
             self.count += 1
             self.statements.append(statement)
+            self.sent.append((statement, parameters))
 
 
 @pytest.fixture

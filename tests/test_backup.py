@@ -48,11 +48,16 @@ def sha256(path: Path) -> str:
 
 
 def dump(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every table, in rowid order."""
+    """Every row of every table, in rowid order (virtual tables through their shadow tables, which hold what
+    the search index stores; a table without rowids in its primary key's order)."""
     with closing(sqlite3.connect(path)) as conn:
         tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables}
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND upper(sql) NOT LIKE 'CREATE VIRTUAL%'")]
+        without_rowid = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND upper(sql) LIKE '%WITHOUT ROWID%'")}
+        return {t: conn.execute(f'SELECT * FROM "{t}"' + ("" if t in without_rowid else " ORDER BY rowid")).fetchall()
+                for t in tables}
 
 
 def db_file(app: Flask) -> Path:

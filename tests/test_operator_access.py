@@ -21,6 +21,7 @@ from incident.cases import service as cases
 from incident.cases.models import Case
 from incident.dates import utcnow
 from incident.errors import ValidationFailed
+from incident.escalation import queries as escalation_queries
 from incident.escalation import service as escalation
 from incident.escalation.models import Escalation, EscalationNotice
 from incident.extensions import db
@@ -340,7 +341,7 @@ def test_the_queue_drops_an_escalation_once_the_operator_no_longer_sees_its_case
         EscalationNotice, EscalationNotice.escalation_id == Escalation.id).where(EscalationNotice.user_id == w.op_a.id))}
     # Told of both cases assigned to them: this one and w.assigned (on the city-run account, still theirs).
     assert set(told) == {case.id, w.assigned.id}
-    assert {e.id for e in escalation.queue_for(w.op_a).escalations} == set(told.values())
+    assert {e.id for e in escalation_queries.queue_for(w.op_a).escalations} == set(told.values())
 
     def listed() -> dict[int, int]:
         """Escalation id -> case id of what the API lists to op_a (escalations of cases they see, or told)."""
@@ -352,7 +353,7 @@ def test_the_queue_drops_an_escalation_once_the_operator_no_longer_sees_its_case
     cases.assign(w.supervisor_a, case, w.responder_a.id)
     cases.update_case(w.responder_a, case, case.version, {"official_account_id": w.account_city.id})
     db.session.commit()
-    assert [e.id for e in escalation.queue_for(w.op_a).escalations] == [told[w.assigned.id]]
+    assert [e.id for e in escalation_queries.queue_for(w.op_a).escalations] == [told[w.assigned.id]]
     now_listed = listed()
     assert told[case.id] not in now_listed and told[w.assigned.id] in now_listed
     assert set(now_listed.values()) <= _ids(w, SEEN)

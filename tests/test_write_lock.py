@@ -91,7 +91,7 @@ def _db_path(app) -> Path:
 
 
 def test_the_sweep_lets_other_writers_in_between_cases(app, make, runner, monkeypatch):
-    from incident.escalation import service as escalation
+    from incident.escalation import sweeping as escalation
 
     supervisor = make.user("supervisor")
     for n in range(12):

@@ -62,6 +62,7 @@ TAGS = (
     ("PR disclosure", "The guideline-5 check of a commissioned post."),
     ("reshuffles", "Personnel reshuffles (人事異動) from a CSV: preview, then apply (PR office)."),
     ("people", "People and departments: adding, editing, moving, deactivating with handover (PR office)."),
+    ("search", "One search over cases, notes, offending items, known fakes, drafts and reviews."),
 )
 
 
@@ -146,5 +147,6 @@ from incident.api import (  # noqa: E402,F401  (routes register on bp)
     general,
     people,
     reshuffles,
+    search,
     steps,
 )

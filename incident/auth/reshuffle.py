@@ -17,6 +17,7 @@ from incident.auth import reshuffle_csv as rcsv
 from incident.auth.models import OPERATOR_LABELS, Department, Operator, OperatorType, Posting, Reshuffle, Role, User
 from incident.auth.reshuffle_csv import Problem, ReshuffleRejected
 from incident.auth.service import OPERATOR_NAME_MAX, operator_named
+from incident.csvfile import write_csv
 from incident.dates import TOKYO, UTC, to_tokyo, utcnow
 from incident.errors import Conflict, NotFound, ValidationFailed
 from incident.extensions import db
@@ -318,7 +319,7 @@ def sample_rows(actor: User) -> list[list[str]]:
 
 def sample_csv(actor: User) -> bytes:
     """The sample as a CSV Excel opens safely."""
-    return rcsv.write_csv(sample_rows(actor))
+    return write_csv(sample_rows(actor))
 
 
 @dataclasses.dataclass(frozen=True)

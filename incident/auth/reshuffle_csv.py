@@ -1,5 +1,5 @@
 """The reshuffle CSV format: its columns, reading a file (UTF-8 or Shift_JIS) into rows with their line
-numbers, the words accepted for roles and kinds, and writing a CSV Excel opens safely."""
+numbers, and the words accepted for roles and kinds (incident.csvfile writes the sample)."""
 from __future__ import annotations
 
 import codecs
@@ -11,6 +11,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from incident.auth.models import OperatorType, Role
+from incident.csvfile import unguard
 from incident.errors import ValidationFailed
 
 #: The largest file and the most data rows accepted.
@@ -37,8 +38,6 @@ KIND_WORDS = {"委託業者": OperatorType.CONTRACTOR, "指定管理者": Operat
 #: How the sample writes roles and kinds (the labels the app shows in Japanese).
 ROLE_NAMES = {Role.RESPONDER: "担当者", Role.SUPERVISOR: "所属長", Role.ADMIN: "秘書広報課"}
 KIND_NAMES = {OperatorType.CONTRACTOR: "委託業者", OperatorType.DESIGNATED_MANAGER: "指定管理者"}
-#: Cells a spreadsheet would run as a formula; the sample prefixes them with an apostrophe.
-FORMULA_START = "=+-@\t\r"
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
@@ -81,10 +80,7 @@ def _decode(data: bytes) -> str:
 
 
 def _cell(raw: str) -> str:
-    text = raw.strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
-        text = text[1:]  # the sample's guard against spreadsheet formulas
-    return text
+    return unguard(raw.strip())  # the sample's guard against spreadsheet formulas
 
 
 def _columns(header: list[str], line: int) -> dict[str, int]:
@@ -148,17 +144,3 @@ def kind_of(value: str) -> OperatorType | None:
     if word in (OperatorType.CONTRACTOR.value, OperatorType.DESIGNATED_MANAGER.value):
         return OperatorType(word)
     return KIND_WORDS.get(word) or KIND_WORDS.get(value.strip())
-
-
-def guard_cell(value: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
-    return "'" + value if value and value[0] in FORMULA_START else value
-
-
-def write_csv(rows: list[list[str]]) -> bytes:
-    """Rows as CSV in UTF-8 with a BOM (so Excel reads the Japanese), every cell guarded."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([guard_cell(cell) for cell in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -105,7 +105,7 @@ class FilterForm(FlaskForm):
     severity = SelectField(_l("重大度"), choices=[], validators=[Optional()])
     assignee_id = SelectField(_l("担当者"), choices=[], validators=[Optional()])
     department = SelectField(_l("所属"), choices=[], validators=[Optional()])
-    q = StringField(_l("件名・振り返りに含む語"), validators=[Optional(), Length(max=100)])
+    q = StringField(_l("番号・件名・説明・振り返りに含む語"), validators=[Optional(), Length(max=100)])
     sort = SelectField(_l("並び順"), choices=labels.options([("newest", _l("新しい順")), ("severity", _l("重大度の高い順"))]),
                        validators=[Optional()])
     page = IntegerField(validators=[Optional()])

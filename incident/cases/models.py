@@ -77,6 +77,14 @@ class Case(Model):
     __table_args__ = (
         UniqueConstraint("year", "sequence", name="uq_cases_year_sequence"),
         Index("ix_cases_department_status", "department_id", "status"),
+        # The list's order (newest first) within a department, an assignee's cases and a severity: the parts
+        # the list is read in (incident.cases.queries._parts; migration 0012).
+        Index("ix_cases_department_created", "department_id", "created_at", "id"),
+        Index("ix_cases_assignee_created", "assignee_id", "created_at", "id"),
+        Index("ix_cases_severity_created", "severity", "created_at", "id"),
+        # The metrics choose a period's cases by these.
+        Index("ix_cases_detected_at", "detected_at"),
+        Index("ix_cases_closed_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

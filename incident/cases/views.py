@@ -28,8 +28,7 @@ from incident.cases.forms import (
 from incident.cases.models import CaseStatus
 from incident.dates import to_tokyo
 from incident.errors import CaseError, Conflict, ValidationFailed
-from incident.extensions import db
-from incident.pagination import page_args
+from incident.pagination import CursorError, page_args
 from incident.reports import csv_export
 
 bp = Blueprint("cases", __name__)
@@ -73,7 +72,8 @@ def list_cases():
     form = FilterForm(request.args)
     any_option = labels.options([("", _("すべて"))])
     form.kind.choices = any_option + labels.choices(labels.KIND_LABELS)
-    form.status.choices = any_option + labels.choices(labels.STATUS_LABELS)
+    form.status.choices = (any_option + labels.options([(queries.OPEN, _("未終了"))])
+                           + labels.choices(labels.STATUS_LABELS))
     form.severity.choices = any_option + labels.choices(labels.SEVERITY_LABELS)
     people = auth.active_people(None if policy.lists_every_department(current_user) else current_user.department_id)
     form.assignee_id.choices = labels.options(
@@ -82,9 +82,13 @@ def list_cases():
     form.department.choices = any_option + labels.options((d.code, d.name) for d in auth.all_departments())
     filters = queries.filters_from_args(request.args)
     page, per_page = page_args(request.args)
-    pagination = db.paginate(queries.case_list_query(current_user, filters),
-                             page=page, per_page=per_page, error_out=False)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    try:
+        pagination = queries.case_list_page(current_user, filters, per_page, page=page,
+                                            cursor=request.args.get("cursor") or None)
+    except CursorError:  # a cut or edited link: start again from the first page
+        pagination = queries.case_list_page(current_user, filters, per_page)
+    # The pager's links carry a cursor instead of a page number (keyset paging stays fast deep in the list).
+    args = {k: v for k, v in request.args.items() if k not in ("page", "cursor") and v}
     return render_template("cases/list.html", form=form, pagination=pagination, args=args)
 
 

@@ -11,7 +11,7 @@ from incident import boundary, labels, policy
 from incident.auth.forms import form_error
 from incident.cases import service as cases
 from incident.errors import CaseError, ValidationFailed
-from incident.escalation import service
+from incident.escalation import queries, service
 from incident.escalation.forms import AcknowledgeForm, EscalateForm
 from incident.escalation.models import Escalation
 from incident.pagination import page_args
@@ -28,13 +28,13 @@ def escalation_globals() -> dict[str, Any]:
 @bp.app_template_global("case_escalations")
 def case_escalations(case: Any) -> list[Escalation]:
     """The open escalations shown as a banner on the case page."""
-    return service.open_escalations(case)
+    return queries.open_escalations(case)
 
 
 @bp.app_template_global("escalations_taken_on")
 def escalations_taken_on(case: Any) -> list[Escalation]:
     """The case's escalations someone has taken on, latest first, shown under the open ones."""
-    return service.taken_on(case)
+    return queries.taken_on(case)
 
 
 @bp.app_template_global("escalation_start_levels")
@@ -46,7 +46,7 @@ def escalation_start_levels(case: Any) -> tuple[str, ...]:
 @bp.app_template_global("open_escalation_counts")
 def open_escalation_counts(case_ids: list[int]) -> dict[int, int]:
     """For the case list: how many open escalations each case has (one query for the page)."""
-    return service.open_counts(case_ids)
+    return queries.open_counts(case_ids)
 
 
 @bp.route("/cases/<int:case_id>/escalations", methods=["POST"])
@@ -92,12 +92,12 @@ def queue() -> str:
     """What waits for me: escalations I was told about, unassigned cases, drafts awaiting my approval; a page
     of each, or (`?show=<block>&page=<n>`) one block page by page."""
     show = request.args.get("show") or None
-    if show is not None and (show not in service.QUEUE_BLOCKS
+    if show is not None and (show not in queries.QUEUE_BLOCKS
                              or (show != "escalations" and not policy.sees_team_queue(current_user))):
         abort(404)
     page, _per_page = page_args(request.args)
-    queue = service.queue_for(current_user, show=show, page=page)
+    queue = queries.queue_for(current_user, show=show, page=page)
     return render_template("escalation/queue.html", escalations=queue.escalations, cases_by_id=queue.cases_by_id,
                            unassigned=queue.unassigned, approvals=queue.approvals, people=queue.people,
-                           counts=queue.counts, more=queue.more, show=show, page=page, count_cap=service.COUNT_CAP,
+                           counts=queue.counts, more=queue.more, show=show, page=page, count_cap=queries.COUNT_CAP,
                            can_assign=lambda c: policy.can_assign(current_user, c))

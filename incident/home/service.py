@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
@@ -17,7 +16,7 @@ from incident import policy
 from incident.auth.models import Department, User
 from incident.cases.models import Case, CaseStatus, Severity
 from incident.cases.queries import SEVERITY_RANK
-from incident.dates import to_tokyo, utcnow
+from incident.dates import TOKYO, UTC, to_tokyo, utcnow
 from incident.drafts.models import (
     FOLLOWED_UP_TYPES,
     Draft,
@@ -30,8 +29,8 @@ from incident.drafts.models import (
 )
 from incident.escalation.models import Escalation, EscalationNotice
 from incident.extensions import db
-from incident.playbooks.models import PlaybookVersion, StepEvent
-from incident.playbooks.service import PENDING, StepState, checklist
+from incident.playbooks.models import CaseStepDue, PlaybookVersion
+from incident.playbooks.service import PENDING, StepState, playbook_of
 
 #: Rows shown in each block of the home page; a block's own page (/home/<block>) shows up to FULL_LIMIT.
 HOME_LIMIT = 10
@@ -130,43 +129,46 @@ def my_cases(user: User, limit: int = HOME_LIMIT) -> Block:
 # ---- steps overdue or due today -------------------------------------------------------------------
 
 
-def _checklists(where: ColumnElement[bool], now: dt.datetime) -> list[tuple[Case, list[StepState]]]:
-    """The checklists of the open cases matching `where`, in three queries whatever their number: the cases,
-    their step events, the playbook versions they are pinned to (playbook_of then finds them loaded)."""
-    where = and_(where, _open(), Case.playbook_version.is_not(None))
-    cases = list(db.session.scalars(select(Case).where(where).options(joinedload(Case.department)).order_by(Case.id)))
-    if not cases:
-        return []
-    events: dict[int, list[StepEvent]] = defaultdict(list)
-    for event in db.session.scalars(
-            select(StepEvent).join(Case, and_(Case.id == StepEvent.case_id,
-                                              Case.playbook_version == StepEvent.playbook_version))
-            .where(where).order_by(StepEvent.id)):
-        events[event.case_id].append(event)
-    # Held while the checklists are made: the session's identity map keeps loaded rows only while referenced.
+def _due_where(where: ColumnElement[bool], before: dt.datetime) -> ColumnElement[bool]:
+    """Pending steps of the open cases matching `where` due before `before` (case_step_due, joined to cases)."""
+    return and_(where, _open(), CaseStepDue.due_at < before)
+
+
+def _end_of_today(now: dt.datetime) -> dt.datetime:
+    """The first moment of tomorrow in Japan, as UTC."""
+    tomorrow = to_tokyo(now).date() + dt.timedelta(days=1)
+    return dt.datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=TOKYO).astimezone(UTC)
+
+
+def _states(rows: list[tuple[Case, CaseStepDue]], now: dt.datetime) -> list[DueStep]:
+    """The listed rows as due steps, their steps read from the playbook versions the cases are pinned to
+    (one query for all of them; playbook_of then finds them loaded)."""
+    # Held while the steps are looked up: the session's identity map keeps loaded rows only while referenced.
     pinned = list(db.session.scalars(select(PlaybookVersion).where(
-        PlaybookVersion.version.in_({c.playbook_version for c in cases}))))
-    loaded = [(c, checklist(c, events[c.id], now)) for c in cases]
+        PlaybookVersion.version.in_({c.playbook_version for c, _due in rows}))))
+    books = {c.playbook_version: playbook_of(c) for c, _due in rows}
     del pinned
-    return loaded
+    out = []
+    for c, due in rows:
+        book = books[c.playbook_version]
+        step = next((s for s in book.steps if s.key == due.step_key), None) if book else None
+        if step is not None:
+            out.append(DueStep(c, StepState(step, PENDING, None, None, due.due_at, now > due.due_at)))
+    return out
 
 
-def _due(loaded: list[tuple[Case, list[StepState]]], now: dt.datetime) -> list[DueStep]:
-    """Pending steps overdue or due by the end of today (Japan), earliest deadline first."""
-    today = to_tokyo(now).date()
-    due = [DueStep(c, s) for c, states in loaded for s in states
-           if s.state == PENDING and s.due_at is not None and (s.overdue or to_tokyo(s.due_at).date() <= today)]
-    due.sort(key=lambda d: (d.state.due_at, d.case.id))
-    return due
-
-
-def due_steps(user: User, limit: int = HOME_LIMIT, now: dt.datetime | None = None,
-              due: list[DueStep] | None = None) -> Block:
-    """Steps overdue or due today in my work (policy: a supervisor's department, the PR office's all); `due`
-    when already computed for the user's work."""
+def due_steps(user: User, limit: int = HOME_LIMIT, now: dt.datetime | None = None) -> Block:
+    """Steps overdue or due by the end of today (Japan) in my work (policy: a supervisor's department, the
+    PR office's all), earliest deadline first: a count and the first rows, from case_step_due."""
     now = now or utcnow()
-    due = _due(_checklists(_work_scope(user), now), now) if due is None else due
-    return Block(len(due), due[:limit])
+    where = _due_where(_work_scope(user), _end_of_today(now))
+    count = db.session.scalar(
+        select(func.count()).select_from(CaseStepDue).join(Case, Case.id == CaseStepDue.case_id).where(where))
+    rows = list(db.session.execute(
+        select(Case, CaseStepDue).join(CaseStepDue, CaseStepDue.case_id == Case.id).where(where)
+        .options(joinedload(Case.department))
+        .order_by(CaseStepDue.due_at, Case.id, CaseStepDue.position).limit(limit)).tuples())
+    return Block(int(count or 0), _states(rows, now))
 
 
 # ---- drafts waiting for my approval ---------------------------------------------------------------
@@ -271,11 +273,9 @@ def notices_owed(user: User, limit: int = HOME_LIMIT) -> Block:
 # ---- the PR office's summary by department --------------------------------------------------------
 
 
-def department_summary(user: User, now: dt.datetime | None = None,
-                       due: list[DueStep] | None = None) -> list[DepartmentSummary]:
-    """Per department: open cases, critical/high open, overdue steps, drafts awaiting approval, open
-    escalations; one grouped query per measure (overdue steps from the checklists of every visible open case,
-    or `due` when already computed for them). The PR office's."""
+def department_summary(user: User, now: dt.datetime | None = None) -> list[DepartmentSummary]:
+    """Per department: open cases, critical/high open, overdue steps (case_step_due), drafts awaiting
+    approval, open escalations; one grouped query per measure. The PR office's."""
     now = now or utcnow()
     visible = _visible(user)
     lines = {d.id: DepartmentSummary(d) for d in db.session.scalars(select(Department).order_by(Department.name))}
@@ -285,9 +285,11 @@ def department_summary(user: User, now: dt.datetime | None = None,
         .where(_open(), visible).group_by(Case.department_id))
     for department_id, open_cases, urgent in open_rows:
         lines[department_id].open_cases, lines[department_id].urgent = open_cases, urgent
-    for step in _due(_checklists(visible, now), now) if due is None else due:
-        if step.state.overdue:
-            lines[step.case.department_id].overdue_steps += 1
+    overdue = db.session.execute(
+        select(Case.department_id, func.count()).select_from(CaseStepDue).join(Case, Case.id == CaseStepDue.case_id)
+        .where(_open(), visible, CaseStepDue.due_at < now).group_by(Case.department_id))
+    for department_id, count in overdue:
+        lines[department_id].overdue_steps = count
     waiting = db.session.execute(
         select(Case.department_id, func.count(Draft.id)).join(Case, Case.id == Draft.case_id)
         .where(Draft.status == DraftStatus.SUBMITTED, _open(), visible).group_by(Case.department_id))
@@ -305,14 +307,11 @@ def department_summary(user: User, now: dt.datetime | None = None,
 def home_for(user: User, now: dt.datetime | None = None) -> Home:
     """Every block of the user's home page; the per-department summary only for the PR office."""
     now = now or utcnow()
-    every_department = policy.lists_every_department(user)
-    # The PR office's work is every visible case: its checklists serve both the steps block and the summary.
-    due = _due(_checklists(_work_scope(user), now), now)
     return Home(
-        cases=my_cases(user), steps=due_steps(user, now=now, due=due), approvals=approvals(user),
+        cases=my_cases(user), steps=due_steps(user, now=now), approvals=approvals(user),
         escalations=escalations(user), follow_ups=follow_ups(user, on=to_tokyo(now).date()),
         notices=notices_owed(user),
-        departments=department_summary(user, now, due=due) if every_department else None)
+        departments=department_summary(user, now) if policy.lists_every_department(user) else None)
 
 
 #: The blocks with a full list of their own (/home/<block>), and how to compute it.

@@ -1,9 +1,7 @@
 """The checklist of a case: pinning a playbook version, step states, and recording step actions."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -23,31 +21,24 @@ from incident.dates import utcnow
 from incident.drafts.models import Draft, DraftStatus, DraftType, Outcome, Publication
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
 from incident.extensions import db
-from incident.playbooks import facts
-from incident.playbooks.loader import Playbook, Step, load_all, parse_playbook
+from incident.playbooks import due, facts  # noqa: F401 (due: its listeners keep case_step_due)
+from incident.playbooks.loader import Playbook, Step, load_all
 from incident.playbooks.models import PlaybookVersion, StepEvent
+from incident.playbooks.states import (  # noqa: F401 (the checklist's states, used from here by others)
+    _STATE_OF_ACTION,
+    DONE,
+    NOT_APPLICABLE,
+    PENDING,
+    SKIPPED,
+    WAITING,
+    WAIVED,
+    StepState,
+    parse_stored,
+    states_of,
+)
 from incident.validation import city_url, normalise_target
 
 REASON_MAX = 2000
-#: The states a step can be in, as shown on the checklist.
-PENDING, DONE, SKIPPED, WAIVED, NOT_APPLICABLE, WAITING = (
-    "pending", "done", "skipped", "waived", "not_applicable", "waiting")
-
-
-@dataclasses.dataclass
-class StepState:
-    """A step of a case's playbook with what has been done to it."""
-
-    step: Step
-    state: str
-    answer: bool | None
-    event: StepEvent | None
-    due_at: dt.datetime | None
-    overdue: bool
-
-    @property
-    def is_open(self) -> bool:
-        return self.state == PENDING
 
 
 def load_registry(app: Any) -> dict[str, Playbook]:
@@ -63,11 +54,6 @@ def current_playbook(kind: str) -> Playbook:
     return current_app.extensions["playbooks"][kind]
 
 
-@functools.lru_cache(maxsize=64)
-def _parse_stored(version: str, text: str, file_name: str) -> Playbook:
-    return parse_playbook(text, file_name)
-
-
 def playbook_of(case: Case) -> Playbook | None:
     """The playbook version the case is pinned to (parsed from its stored text)."""
     if case.playbook_version is None:
@@ -75,7 +61,7 @@ def playbook_of(case: Case) -> Playbook | None:
     stored = db.session.get(PlaybookVersion, case.playbook_version)
     if stored is None:
         return None
-    return _parse_stored(stored.version, stored.text, stored.file_name)
+    return parse_stored(stored.version, stored.text, stored.file_name)
 
 
 def pin_playbook(case: Case) -> Playbook:
@@ -104,37 +90,13 @@ def step_events(case: Case) -> list[StepEvent]:
     ))
 
 
-_STATE_OF_ACTION = {"complete": DONE, "decide": DONE, "skip": SKIPPED, "waive": WAIVED, "reopen": PENDING}
-
-
 def checklist(case: Case, events: list[StepEvent] | None = None, now: dt.datetime | None = None) -> list[StepState]:
     """Every step of the case's playbook with its state, answer, due time and overdue flag."""
     playbook = playbook_of(case)
     if playbook is None:
         return []
     events = step_events(case) if events is None else events
-    latest = {event.step_key: event for event in events}  # the last event of each step wins
-    now = now or utcnow()
-    states: dict[str, StepState] = {}
-    for step in playbook.steps:
-        event = latest.get(step.key)
-        state = _STATE_OF_ACTION[event.action] if event else PENDING
-        answer = event.answer if event and event.action == "decide" else None
-        if step.when is not None:
-            decision = states.get(step.when.step)
-            if decision is None or decision.state in (NOT_APPLICABLE, WAITING) or decision.answer is None:
-                state = WAITING if state == PENDING else state
-                if decision is not None and decision.state == NOT_APPLICABLE:
-                    state = NOT_APPLICABLE
-            elif decision.answer != step.when.answer:
-                state = NOT_APPLICABLE
-        due_at = None
-        if step.due_minutes:
-            # Deadlines count from detection, which may be hours before the case was opened.
-            due_at = case.detected_at + dt.timedelta(minutes=step.due_minutes[case.severity.value])
-        overdue = state == PENDING and due_at is not None and now > due_at
-        states[step.key] = StepState(step, state, answer, event, due_at, overdue)
-    return list(states.values())
+    return states_of(playbook, case.detected_at, case.severity.value, events, now or utcnow())
 
 
 def progress(states: list[StepState]) -> tuple[int, int]:

@@ -1,9 +1,7 @@
-"""CSV files for spreadsheets: one writer (UTF-8 with a BOM, CRLF, formula cells guarded), streamed in batches,
-and the exports built on it: the case list with its filters and the audit log."""
+"""CSV downloads, streamed in batches through incident.csvfile's writer: the case list with its filters and
+the audit log."""
 from __future__ import annotations
 
-import csv
-import io
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -18,51 +16,18 @@ from incident.audit.models import AuditLog
 from incident.auth.models import User
 from incident.cases.models import KIND_LABELS, STATUS_LABELS, Case, Severity
 from incident.cases.queries import CaseFilters, case_list_query
+from incident.csvfile import encode_rows
 from incident.dates import format_datetime, to_tokyo, utcnow
 from incident.extensions import db
 
-#: First characters that make a spreadsheet run a cell as a formula (CSV injection): such text cells get a
-#: leading apostrophe, which Excel shows as plain text.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-#: Rows fetched from the database at a time (never the whole table in memory).
+#: Rows fetched from the database, and sent, at a time (never the whole table in memory).
 BATCH = 500
-
-
-def guard(value: Any) -> str:
-    """A cell's text: numbers as they are, None as empty, text starting like a formula with an apostrophe."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def encode_rows(rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
-    """CSV lines as UTF-8 bytes, each row guarded and ended by CRLF, the first chunk starting with a BOM."""
-    yield "\ufeff".encode()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for count, row in enumerate(rows, start=1):
-        writer.writerow([guard(cell) for cell in row])
-        if count % BATCH == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
-
-
-def write_csv(rows: Iterable[Sequence[Any]]) -> bytes:
-    """A whole (small) CSV file as bytes."""
-    return b"".join(encode_rows(rows))
 
 
 def csv_response(rows: Iterable[Sequence[Any]], name: str) -> Response:
     """A download of `rows`, streamed as they are produced; `name` gets today's date (Asia/Tokyo)."""
     filename = f"{name}-{to_tokyo(utcnow()):%Y%m%d}.csv"
-    return Response(stream_with_context(encode_rows(rows)), mimetype="text/csv", headers={
+    return Response(stream_with_context(encode_rows(rows, BATCH)), mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename=\"{filename}\"; filename*=UTF-8''{urllib.parse.quote(filename)}",
         "Cache-Control": "no-store",
     })

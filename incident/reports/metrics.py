@@ -20,7 +20,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, String, func, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Float,
+    Select,
+    String,
+    cast,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -38,6 +50,10 @@ from incident.extensions import db
 PUBLIC_RESPONSE_KINDS = (DraftType.INTERIM_NOTICE.value, DraftType.CORRECTION.value, DraftType.CORRECT_INFO.value)
 #: The breakdowns shown besides the months, in the page's order.
 DIMENSIONS = ("kind", "severity", "platform", "department")
+#: Every breakdown of the figures ("total" besides).
+BREAKDOWNS = ("month", *DIMENSIONS)
+#: The times measured per case, in seconds.
+MEASURES = ("acknowledge", "first_response", "close")
 #: The default period (months, ending with the current one) and the longest accepted.
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 60
@@ -152,22 +168,33 @@ def filters_from_args(args: Mapping[str, Any], department_codes: Iterable[str],
     return MetricsFilters(Period(first, last), department), errors
 
 
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """A time measured over the cases of a row: how many have it, and its median in seconds."""
+
+    count: int = 0
+    median: float | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+
 @dataclasses.dataclass
 class Figures:
     """The figures of one row: a month, or one kind, severity, platform or department."""
 
     opened: int = 0
     closed: int = 0
-    acknowledge: list[float] = dataclasses.field(default_factory=list)
-    first_response: list[float] = dataclasses.field(default_factory=list)
-    close: list[float] = dataclasses.field(default_factory=list)
+    acknowledge: Measured = Measured()
+    first_response: Measured = Measured()
+    close: Measured = Measured()
     takedowns: int = 0
     escalations: int = 0
 
     @staticmethod
-    def median(seconds: list[float]) -> float | None:
+    def median(measured: Measured) -> float | None:
         """The median in seconds, or None when there is nothing to measure."""
-        return statistics.median(seconds) if seconds else None
+        return measured.median
 
 
 @dataclasses.dataclass
@@ -176,7 +203,7 @@ class TakedownFigures:
 
     sent: int = 0
     outcomes: dict[str, int] = dataclasses.field(default_factory=dict)
-    answer: list[float] = dataclasses.field(default_factory=list)
+    answer: Measured = Measured()
 
     @property
     def pending(self) -> int:
@@ -199,13 +226,6 @@ class Report:
     departments: dict[int, Department]
 
 
-def _seconds(later: dt.datetime | None, earlier: dt.datetime | None) -> float | None:
-    if later is None or earlier is None:
-        return None
-    seconds = (later - earlier).total_seconds()
-    return seconds if seconds >= 0 else None
-
-
 def _ordered(dimension: str, keys: Iterable[Any], departments: Mapping[int, Department]) -> list[Any]:
     order: list[Any]
     if dimension == "kind":
@@ -220,94 +240,169 @@ def _ordered(dimension: str, keys: Iterable[Any], departments: Mapping[int, Depa
     return [key for key in order if key in present]
 
 
+class Seconds(FunctionElement[float]):
+    """SQL: the seconds from `earlier` to `later` (two UTC timestamp columns), NULL when either is."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(Seconds, "sqlite")
+def _seconds_sqlite(element: Seconds, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    # julianday keeps milliseconds; rounding drops the float noise of the subtraction.
+    return f"round((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
+
+
+@compiles(Seconds, "postgresql")
+def _seconds_postgresql(element: Seconds, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)"
+
+
+def _keys(month: ColumnElement[str]) -> dict[str, ColumnElement[str]]:
+    """Each breakdown's grouping key as text ("total" groups everything into one row)."""
+    return {"month": month, "kind": type_coerce(Case.kind, String), "severity": type_coerce(Case.severity, String),
+            "platform": func.coalesce(type_coerce(Case.platform, String), ""),
+            "department": cast(Case.department_id, String), "total": literal_column("''")}
+
+
+def _dimension(name: str) -> ColumnElement[str]:
+    return literal_column(f"'{name}'", String)
+
+
+def _by_dimension(month: ColumnElement[str], value: ColumnElement[Any], source: Select[Any]) -> CompoundSelect[Any]:
+    """One statement: `value` (an aggregate) per breakdown key of the rows of `source` (a select of the
+    cases' table, joined and filtered as needed), as rows (breakdown, key, value)."""
+    branches = []
+    for name, key in _keys(month).items():
+        branch = source.with_only_columns(_dimension(name), key, value)
+        branches.append(branch if name == "total" else branch.group_by(key))
+    return union_all(*branches)
+
+
+def _measured(samples: list[float]) -> Measured:
+    """How many times there are (negative ones left out: a detection time entered after the fact) and their
+    median."""
+    kept = [value for value in samples if value >= 0]
+    return Measured(len(kept), statistics.median(kept)) if kept else Measured()
+
+
+def _count_by_month(column: Any, scope: list[ColumnElement[bool]], period: Period) -> CompoundSelect[Any]:
+    """The cases whose `column` (a timestamp) falls in the period, counted per month of it and per kind,
+    severity, platform and department: opened (detected_at) and closed (closed_at) alike."""
+    return _by_dimension(TokyoMonth(column), func.count(Case.id),
+                         select(Case.id).where(*scope, column >= period.start, column < period.end))
+
+
+def _key(name: str, raw: str) -> Any:
+    """A breakdown key as the report keys it (from its text in SQL)."""
+    if name == "kind":
+        return CaseKind(raw)
+    if name == "severity":
+        return Severity(raw)
+    if name == "platform":
+        return Platform(raw) if raw else ""
+    if name == "department":
+        return int(raw)
+    return raw
+
+
 def compute(actor: User, filters: MetricsFilters, departments: list[Department]) -> Report:
-    """The figures over the cases `actor` may see, in six queries whatever the number of cases."""
+    """The figures over the cases `actor` may see, in eight queries whatever the number of cases: grouped
+    counts, and one row per case of the period (or takedown request) for the medians."""
     period = filters.period
     by_id = {d.id: d for d in departments}
     scope: list[ColumnElement[bool]] = [policy.visible_cases_clause(actor, Case)]
     if filters.department:
         codes = {d.code: d.id for d in departments}
         scope.append(Case.department_id == codes.get(filters.department, 0))
-    months = period.months
-    tables: dict[str, dict[Any, Figures]] = {"month": {m: Figures() for m in months}}
+    tables: dict[str, dict[Any, Figures]] = {"month": {m: Figures() for m in period.months}}
     tables.update({dimension: {} for dimension in DIMENSIONS})
     total = Figures()
 
-    def rows_for(month: str | None, kind: Any, severity: Any, platform: Any, department_id: int) -> list[Figures]:
-        keys = {"kind": CaseKind(kind), "severity": Severity(severity),
-                "platform": Platform(platform) if platform else "", "department": department_id}
-        found = [total] + [tables[name].setdefault(key, Figures()) for name, key in keys.items()]
-        if month in tables["month"]:
-            found.append(tables["month"][month])
-        return found
+    def figures(name: str, raw: Any) -> Figures | None:
+        """The row of a breakdown key (None for a month outside the period)."""
+        if name == "total":
+            return total
+        key = _key(name, str(raw))
+        if name == "month":
+            return tables["month"].get(key)
+        return tables[name].setdefault(key, Figures())
 
-    dims = (Case.kind, Case.severity, Case.platform, Case.department_id)
-    detected = TokyoMonth(Case.detected_at)
-    opened = db.session.execute(
-        select(detected, *dims, func.count(Case.id))
-        .where(*scope, Case.detected_at >= period.start, Case.detected_at < period.end)
-        .group_by(detected, *dims))
-    for month, kind, severity, platform, department_id, count in opened:
-        for figures in rows_for(month, kind, severity, platform, department_id):
-            figures.opened += count
-    closed_month = TokyoMonth(Case.closed_at)
-    closed = db.session.execute(
-        select(closed_month, *dims, func.count(Case.id))
-        .where(*scope, Case.closed_at >= period.start, Case.closed_at < period.end)
-        .group_by(closed_month, *dims))
-    for month, kind, severity, platform, department_id, count in closed:
-        for figures in rows_for(month, kind, severity, platform, department_id):
-            figures.closed += count
+    for field_name, column in (("opened", Case.detected_at), ("closed", Case.closed_at)):
+        for name, raw, count in db.session.execute(_count_by_month(column, scope, period)):
+            row = figures(name, raw)
+            if row is not None:
+                setattr(row, field_name, getattr(row, field_name) + count)
 
-    first_public = (
-        select(Publication.case_id, func.min(Publication.published_at).label("at"))
-        .where(Publication.kind.in_(PUBLIC_RESPONSE_KINDS)).group_by(Publication.case_id).subquery())
-    durations = db.session.execute(
-        select(detected, *dims, Case.detected_at, Case.acknowledged_at, Case.closed_at, first_public.c.at)
-        .outerjoin(first_public, first_public.c.case_id == Case.id)
-        .where(*scope, Case.detected_at >= period.start, Case.detected_at < period.end))
-    for month, kind, severity, platform, department_id, detected_at, acknowledged_at, closed_at, public_at in durations:
-        measured = {"acknowledge": _seconds(acknowledged_at, detected_at),
-                    "first_response": _seconds(public_at, detected_at), "close": _seconds(closed_at, detected_at)}
-        for figures in rows_for(month, kind, severity, platform, department_id):
-            for name, seconds in measured.items():
-                if seconds is not None:
-                    getattr(figures, name).append(seconds)
+    # The medians need every case's times: one row per case of the period, its times already in seconds
+    # (no timestamps to convert), sorted here.
+    first_public = (select(func.min(Publication.published_at))
+                    .where(Publication.case_id == Case.id, Publication.kind.in_(PUBLIC_RESPONSE_KINDS))
+                    .correlate(Case).scalar_subquery())
+    keys = _keys(TokyoMonth(Case.detected_at))
+    samples: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for case_row in db.session.execute(
+            select(*(keys[name] for name in (*BREAKDOWNS, "total")),
+                   Seconds(Case.acknowledged_at, Case.detected_at), Seconds(first_public, Case.detected_at),
+                   Seconds(Case.closed_at, Case.detected_at))
+            .where(*scope, Case.detected_at >= period.start, Case.detected_at < period.end)):
+        times = dict(zip(MEASURES, case_row[-3:], strict=True))
+        for name, raw in zip((*BREAKDOWNS, "total"), case_row[:-3], strict=True):
+            lists = samples.setdefault((name, raw), {measure: [] for measure in MEASURES})
+            for measure, value in times.items():
+                if value is not None:
+                    lists[measure].append(value)
+    for (name, raw), lists in samples.items():
+        figures_row = figures(name, raw)
+        if figures_row is not None:
+            for measure, values in lists.items():
+                setattr(figures_row, measure, _measured(values))
 
     sent = (select(Publication.draft_id, func.min(Publication.published_at).label("at"))
             .where(Publication.kind == DraftType.TAKEDOWN.value, Publication.draft_id.is_not(None))
             .group_by(Publication.draft_id).subquery())
-    answered = (select(DraftEvent.draft_id, func.max(DraftEvent.created_at).label("at"))
-                .where(DraftEvent.action == "answered").group_by(DraftEvent.draft_id).subquery())
-    takedown_rows = db.session.execute(
-        select(TokyoMonth(sent.c.at), *dims, Draft.platform, Draft.outcome, sent.c.at, answered.c.at)
-        .join(Draft, Draft.id == sent.c.draft_id).join(Case, Case.id == Draft.case_id)
-        .outerjoin(answered, answered.c.draft_id == Draft.id)
-        .where(*scope, Draft.type == DraftType.TAKEDOWN, sent.c.at >= period.start, sent.c.at < period.end))
+    requests = (select(Draft.id).join(sent, sent.c.draft_id == Draft.id).join(Case, Case.id == Draft.case_id)
+                .where(*scope, Draft.type == DraftType.TAKEDOWN, sent.c.at >= period.start, sent.c.at < period.end))
+    for name, raw, count in db.session.execute(_by_dimension(TokyoMonth(sent.c.at), func.count(Draft.id), requests)):
+        row = figures(name, raw)
+        if row is not None:
+            row.takedowns += count
     takedowns: dict[str, TakedownFigures] = {}
     takedown_total = TakedownFigures()
-    for month, kind, severity, platform, department_id, target, outcome, sent_at, answered_at in takedown_rows:
-        for figures in rows_for(month, kind, severity, platform, department_id):
-            figures.takedowns += 1
-        for entry in (takedowns.setdefault(target or "", TakedownFigures()), takedown_total):
-            entry.sent += 1
+    target = func.coalesce(Draft.platform, "")
+    for platform, outcome, count in db.session.execute(
+            requests.with_only_columns(target, Draft.outcome, func.count(Draft.id)).group_by(target, Draft.outcome)):
+        for entry in (takedowns.setdefault(platform, TakedownFigures()), takedown_total):
+            entry.sent += count
             if outcome is not None:
-                entry.outcomes[outcome.value] = entry.outcomes.get(outcome.value, 0) + 1
-                seconds = _seconds(answered_at, sent_at)
-                if outcome != Outcome.NO_ANSWER and seconds is not None:
-                    entry.answer.append(seconds)
+                entry.outcomes[outcome.value] = entry.outcomes.get(outcome.value, 0) + count
+    answered = (select(func.max(DraftEvent.created_at)).where(DraftEvent.draft_id == Draft.id,
+                                                               DraftEvent.action == "answered")
+                .correlate(Draft).scalar_subquery())
+    answers: dict[str, list[float]] = {}
+    for platform, seconds in db.session.execute(
+            requests.with_only_columns(target, Seconds(answered, sent.c.at))
+            .where(Draft.outcome.is_not(None), Draft.outcome != Outcome.NO_ANSWER)):
+        if seconds is not None:
+            answers.setdefault(platform, []).append(seconds)
+    for platform, values in answers.items():
+        takedowns.setdefault(platform, TakedownFigures()).answer = _measured(values)
+    takedown_total.answer = _measured([value for values in answers.values() for value in values])
 
     levels = rules().levels
-    raised = TokyoMonth(Escalation.created_at)
-    escalation_rows = db.session.execute(
-        select(raised, *dims, Escalation.level, Escalation.trigger, func.count(Escalation.id))
-        .join(Case, Case.id == Escalation.case_id)
-        .where(*scope, Escalation.created_at >= period.start, Escalation.created_at < period.end)
-        .group_by(raised, *dims, Escalation.level, Escalation.trigger))
+    raised = select(Escalation.id).join(Case, Case.id == Escalation.case_id).where(
+        *scope, Escalation.created_at >= period.start, Escalation.created_at < period.end)
+    for name, raw, count in db.session.execute(
+            _by_dimension(TokyoMonth(Escalation.created_at), func.count(Escalation.id), raised)):
+        row = figures(name, raw)
+        if row is not None:
+            row.escalations += count
     escalations: dict[tuple[str, str], int] = {}
-    for month, kind, severity, platform, department_id, level, trigger, count in escalation_rows:
-        for figures in rows_for(month, kind, severity, platform, department_id):
-            figures.escalations += count
+    for level, trigger, count in db.session.execute(
+            raised.with_only_columns(Escalation.level, Escalation.trigger, func.count(Escalation.id))
+            .group_by(Escalation.level, Escalation.trigger)):
         key = (levels[min(max(level, 0), len(levels) - 1)], trigger)
         escalations[key] = escalations.get(key, 0) + count
 

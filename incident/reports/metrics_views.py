@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from incident import labels, policy
 from incident.accounts.models import Platform
 from incident.auth import service as auth
-from incident.reports import metrics
+from incident.reports import metrics, metrics_cache
 from incident.reports.csv_export import csv_response
 
 bp = Blueprint("metrics", __name__)
@@ -19,7 +19,7 @@ bp = Blueprint("metrics", __name__)
 def _report() -> tuple[metrics.Report | None, metrics.MetricsFilters, dict[str, Any], list[Any]]:
     departments = auth.all_departments()
     filters, errors = metrics.filters_from_args(request.args, [d.code for d in departments])
-    report = None if errors else metrics.compute(current_user, filters, departments)
+    report = None if errors else metrics_cache.report(current_user, filters, departments)
     return report, filters, errors, departments
 
 

@@ -16,45 +16,30 @@ from incident import create_app
 from incident.audit.models import AuditLog
 from incident.auth import mfa
 from incident.auth.models import LoginAttempt, RecoveryCode, User, UserSession
-from incident.dates import utcnow
 from incident.extensions import db
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 WRONG_CODE = "コードが違います。"
 
 
-class Clock:
-    """MFA's idea of now, moved by the test, so each login can use a code of a later time step."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(mfa, "utcnow", c)
-    return c
+def clock(clock_of):
+    """MFA's idea of now, moved by the test, so each login can use a code of a later time step."""
+    return clock_of(mfa)
 
 
-def code_at(clock: Clock, secret: str = SECRET) -> str:
+def code_at(clock, secret: str = SECRET) -> str:
     return pyotp.TOTP(secret).at(clock.now)
 
 
-def wrong_code(clock: Clock, secret: str = SECRET) -> str:
+def wrong_code(clock, secret: str = SECRET) -> str:
     """A six-digit code that is none of the three accepted at this moment."""
     totp = pyotp.TOTP(secret)
     valid = {totp.at(clock.now + dt.timedelta(seconds=30 * k)) for k in (-1, 0, 1)}
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
 
 
-def enable(user: User, clock: Clock) -> list[str]:
+def enable(user: User, clock) -> list[str]:
     """Turn MFA on for `user` through the service (as the set-up page does); the recovery codes."""
     user = db.session.get(User, user.id)
     codes = mfa.confirm_enrolment(user, SECRET, code_at(clock))

@@ -16,7 +16,6 @@ from werkzeug.serving import make_server
 from incident.audit.models import AuditLog
 from incident.auth import service
 from incident.auth.models import LoginAttempt, User
-from incident.dates import utcnow
 from incident.extensions import db
 
 WRONG = "not-the-password-42"
@@ -24,24 +23,10 @@ GENERIC = "メールアドレスまたはパスワードが違います。"
 WAIT = "ログインに続けて失敗したため、しばらくお待ちください"
 
 
-class Clock:
-    """The login service's idea of now, moved by the test (no sleeping)."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(service, "utcnow", c)
-    return c
+def clock(clock_of):
+    """The login service's idea of now, moved by the test (no sleeping)."""
+    return clock_of(service)
 
 
 def attempt(client, email: str, password: str, address: str = "192.0.2.1"):

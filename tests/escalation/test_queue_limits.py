@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from incident.escalation import service
+from incident.escalation import queries, sweeping
 from incident.extensions import db
 
 
@@ -20,7 +20,7 @@ def town(make):
 def backlog(town, make, n: int) -> None:
     """`n` unassigned high cases nobody acknowledged, each escalated to the supervisors."""
     opened = [make.case(town["responder"], severity="high", title=f"未対応{k:02d}") for k in range(n)]
-    assert service.sweep(max(c.created_at for c in opened) + dt.timedelta(minutes=16)).raised == n
+    assert sweeping.sweep(max(c.created_at for c in opened) + dt.timedelta(minutes=16)).raised == n
     db.session.commit()
 
 
@@ -41,7 +41,7 @@ def test_each_block_shows_twenty_with_the_count_and_a_link_to_the_rest(town, mak
     first = client.get("/queue?show=escalations").text
     assert len(re.findall(r"未対応\d\d", section(first, "my-escalations"))) == 25  # 50 to a page
     assert 'rel="next"' not in first
-    monkeypatch.setattr(service, "QUEUE_PAGE", 20)
+    monkeypatch.setattr(queries, "QUEUE_PAGE", 20)
     rest = client.get("/queue?show=unassigned&page=2").text
     assert len(re.findall(r"未対応\d\d", section(rest, "unassigned"))) == 5
     assert section(rest, "my-escalations") == ""  # one block at a time
@@ -63,7 +63,7 @@ def test_the_queue_costs_the_same_for_3_and_30(town, make, client, login, count_
 
 def test_counts_stop_at_the_cap(town, make, client, login, monkeypatch):
     backlog(town, make, 4)
-    monkeypatch.setattr(service, "COUNT_CAP", 3)
+    monkeypatch.setattr(queries, "COUNT_CAP", 3)
     login(town["supervisor"])
     assert "3 件以上" in section(client.get("/queue").text, "unassigned")
 

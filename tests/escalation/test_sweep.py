@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from incident.cases import service as cases
-from incident.escalation import service
+from incident.escalation import service, sweeping
 from incident.escalation.models import Escalation, EscalationNotice
 from incident.extensions import db
 from incident.notifications.models import Notification, OutboxMail
@@ -32,27 +32,27 @@ def told(user) -> list[EscalationNotice]:
 def test_unacknowledged_high_case_climbs_to_supervisors_then_pr_office(town, make):
     case = make.case(town["responder"], severity="high", title="炎上")
     start = case.created_at
-    assert service.sweep(start + dt.timedelta(minutes=14)).raised == 0
-    report = service.sweep(start + dt.timedelta(minutes=16))
+    assert sweeping.sweep(start + dt.timedelta(minutes=14)).raised == 0
+    report = sweeping.sweep(start + dt.timedelta(minutes=16))
     db.session.commit()
     assert report.raised == 1
     assert [n.level_name for n in told(town["supervisor"])] == ["supervisors"]
     assert told(town["admin"]) == [] and told(town["other_supervisor"]) == []
     # Running it again at the same moment changes nothing.
-    again = service.sweep(start + dt.timedelta(minutes=16))
+    again = sweeping.sweep(start + dt.timedelta(minutes=16))
     assert (again.raised, again.climbed) == (0, 0)
     # Nobody acknowledged: 15 minutes later (next_level_minutes for high) it reaches the PR office.
-    assert service.sweep(start + dt.timedelta(minutes=32)).climbed == 1
+    assert sweeping.sweep(start + dt.timedelta(minutes=32)).climbed == 1
     db.session.commit()
     assert [n.level_name for n in told(town["admin"])] == ["pr_office"]
-    assert service.sweep(start + dt.timedelta(minutes=32)).climbed == 0
+    assert sweeping.sweep(start + dt.timedelta(minutes=32)).climbed == 0
 
 
 @pytest.mark.parametrize("statement", ["UPDATE {table} SET level = level", "DELETE FROM {table}"])
 def test_who_was_told_is_append_only(town, make, refuses_sql, statement):
     """The record of who was told at which level (the metrics) cannot be rewritten."""
     case = make.case(town["responder"], severity="high")
-    service.sweep(case.created_at + dt.timedelta(minutes=16))
+    sweeping.sweep(case.created_at + dt.timedelta(minutes=16))
     db.session.commit()
     refuses_sql("escalation_notice", statement)
 
@@ -60,10 +60,10 @@ def test_who_was_told_is_append_only(town, make, refuses_sql, statement):
 def test_acknowledging_the_case_stops_the_escalation(town, make):
     case = make.case(town["responder"], severity="high")
     start = case.created_at
-    service.sweep(start + dt.timedelta(minutes=16))
+    sweeping.sweep(start + dt.timedelta(minutes=16))
     cases.acknowledge(town["supervisor"], case)
     db.session.commit()
-    report = service.sweep(start + dt.timedelta(minutes=60))
+    report = sweeping.sweep(start + dt.timedelta(minutes=60))
     db.session.commit()
     assert report.climbed == 0
     unacknowledged = db.session.scalars(select(Escalation).where(Escalation.trigger == "unacknowledged")).one()
@@ -73,11 +73,11 @@ def test_acknowledging_the_case_stops_the_escalation(town, make):
 
 def test_acknowledging_the_escalation_stops_the_climb(town, make):
     case = make.case(town["responder"], severity="high")
-    service.sweep(case.created_at + dt.timedelta(minutes=16))
+    sweeping.sweep(case.created_at + dt.timedelta(minutes=16))
     escalation = db.session.scalars(select(Escalation).where(Escalation.trigger == "unacknowledged")).one()
     service.acknowledge(town["supervisor"], escalation)
     db.session.commit()
-    service.sweep(case.created_at + dt.timedelta(minutes=90))
+    sweeping.sweep(case.created_at + dt.timedelta(minutes=90))
     assert [n for n in told(town["admin"]) if n.escalation_id == escalation.id] == []
 
 
@@ -113,10 +113,10 @@ def test_overdue_required_step_escalates_to_the_assignee_and_resolves_when_done(
     cases.acknowledge(town["supervisor"], case)  # completes consult_supervisor; no unacknowledged escalation
     db.session.commit()
     start = case.created_at
-    service.sweep(start + dt.timedelta(minutes=89))
+    sweeping.sweep(start + dt.timedelta(minutes=89))
     db.session.commit()
     assert escalations("step_overdue") == []
-    report = service.sweep(start + dt.timedelta(minutes=91))
+    report = sweeping.sweep(start + dt.timedelta(minutes=91))
     db.session.commit()
     assert report.raised == 1
     [escalation] = escalations("step_overdue")
@@ -130,7 +130,7 @@ def test_overdue_required_step_escalates_to_the_assignee_and_resolves_when_done(
     playbooks.complete_step(town["responder"], case, "stay_calm")
     db.session.commit()
     # The next sweep (no other required step is overdue yet) resolves it.
-    report = service.sweep(start + dt.timedelta(minutes=92))
+    report = sweeping.sweep(start + dt.timedelta(minutes=92))
     db.session.commit()
     escalation = db.session.get(Escalation, escalation.id)
     assert report.resolved == 1 and escalation.resolved_at is not None and not escalation.is_open
@@ -143,10 +143,10 @@ def test_overdue_step_still_pending_climbs_to_the_supervisors(town, make):
     cases.assign(town["supervisor"], case, town["responder"].id)
     cases.acknowledge(town["supervisor"], case)
     db.session.commit()
-    service.sweep(case.created_at + dt.timedelta(minutes=91))
+    sweeping.sweep(case.created_at + dt.timedelta(minutes=91))
     db.session.commit()
     [escalation] = escalations("step_overdue")
-    report = service.sweep(escalation.next_at)
+    report = sweeping.sweep(escalation.next_at)
     db.session.commit()
     assert report.climbed >= 1
     assert notices_of(escalation) == [("assignee", town["responder"].id), ("supervisors", town["supervisor"].id)]
@@ -161,11 +161,11 @@ def test_completed_step_resolves_at_the_next_sweep(town, make):
     cases.acknowledge(town["supervisor"], case)
     db.session.commit()
     start = case.created_at
-    service.sweep(start + dt.timedelta(minutes=91))
+    sweeping.sweep(start + dt.timedelta(minutes=91))
     db.session.commit()
     playbooks.complete_step(town["responder"], case, "stay_calm")
     db.session.commit()
-    report = service.sweep(start + dt.timedelta(minutes=92))
+    report = sweeping.sweep(start + dt.timedelta(minutes=92))
     db.session.commit()
     [escalation] = escalations("step_overdue")
     assert report.resolved == 1 and escalation.resolved_at is not None
@@ -179,12 +179,12 @@ def test_an_acknowledged_step_escalation_returns_when_another_step_falls_overdue
     cases.acknowledge(town["supervisor"], case)
     db.session.commit()
     start = case.created_at
-    service.sweep(start + dt.timedelta(minutes=91))
+    sweeping.sweep(start + dt.timedelta(minutes=91))
     [first] = escalations("step_overdue")
     service.acknowledge(town["responder"], first)
     db.session.commit()
-    assert service.sweep(start + dt.timedelta(minutes=92)).raised == 0  # the same overdue steps: no new alarm
-    later = service.sweep(start + dt.timedelta(hours=12))  # by now further required steps are overdue
+    assert sweeping.sweep(start + dt.timedelta(minutes=92)).raised == 0  # the same overdue steps: no new alarm
+    later = sweeping.sweep(start + dt.timedelta(hours=12))  # by now further required steps are overdue
     db.session.commit()
     assert later.raised == 1
     assert len(escalations("step_overdue")) == 2
@@ -197,11 +197,11 @@ def test_a_returned_and_resubmitted_draft_can_escalate_again(town, make):
     cases.acknowledge(town["supervisor"], case)
     db.session.commit()
     draft = _submitted_draft(town, case)
-    service.sweep(draft.updated_at + dt.timedelta(minutes=121))
+    sweeping.sweep(draft.updated_at + dt.timedelta(minutes=121))
     drafts.return_draft(town["supervisor"], draft, "表現を見直してください")
     drafts.submit(town["responder"], draft, CHECKS)
     db.session.commit()
-    report = service.sweep(draft.updated_at + dt.timedelta(minutes=121))
+    report = sweeping.sweep(draft.updated_at + dt.timedelta(minutes=121))
     db.session.commit()
     assert report.resolved == 1 and report.raised == 1  # the first wait ended; the second one alarms anew
     assert len(escalations("approval_wait")) == 2
@@ -230,10 +230,10 @@ def test_draft_waiting_for_approval_escalates_to_supervisors_and_resolves_when_a
     db.session.commit()
     draft = _submitted_draft(town, case)
     submitted = draft.updated_at
-    service.sweep(submitted + dt.timedelta(minutes=119))
+    sweeping.sweep(submitted + dt.timedelta(minutes=119))
     db.session.commit()
     assert escalations("approval_wait") == []
-    report = service.sweep(submitted + dt.timedelta(minutes=121))
+    report = sweeping.sweep(submitted + dt.timedelta(minutes=121))
     db.session.commit()
     assert report.raised >= 1
     [escalation] = escalations("approval_wait")
@@ -244,7 +244,7 @@ def test_draft_waiting_for_approval_escalates_to_supervisors_and_resolves_when_a
 
     drafts.approve(town["supervisor"], draft)
     db.session.commit()
-    report = service.sweep(escalation.next_at)
+    report = sweeping.sweep(escalation.next_at)
     db.session.commit()
     [escalation] = escalations("approval_wait")
     assert escalation.resolved_at is not None and report.resolved >= 1
@@ -257,10 +257,10 @@ def test_draft_still_waiting_climbs_to_the_pr_office(town, make):
     cases.acknowledge(town["supervisor"], case)
     db.session.commit()
     draft = _submitted_draft(town, case)
-    service.sweep(draft.updated_at + dt.timedelta(minutes=121))
+    sweeping.sweep(draft.updated_at + dt.timedelta(minutes=121))
     db.session.commit()
     [escalation] = escalations("approval_wait")
-    service.sweep(escalation.next_at)
+    sweeping.sweep(escalation.next_at)
     db.session.commit()
     assert notices_of(escalation) == [("supervisors", town["supervisor"].id), ("pr_office", town["admin"].id)]
 
@@ -269,7 +269,7 @@ def test_closing_a_case_resolves_its_open_escalations(town, make):
     from incident.cases.models import CaseStatus
 
     case = make.case(town["responder"], severity="high")
-    service.sweep(case.created_at + dt.timedelta(minutes=16))
+    sweeping.sweep(case.created_at + dt.timedelta(minutes=16))
     service.escalate(town["responder"], case, "一人では判断できません")
     db.session.commit()
     before = escalations("unacknowledged") + escalations("manual")
@@ -280,7 +280,7 @@ def test_closing_a_case_resolves_its_open_escalations(town, make):
     assert all(e.resolved_at is not None and e.next_at is None for e in after)
     assert service.open_escalations(case) == []
     notices = db.session.scalar(select(func.count()).select_from(EscalationNotice))
-    report = service.sweep(case.created_at + dt.timedelta(hours=24))
+    report = sweeping.sweep(case.created_at + dt.timedelta(hours=24))
     db.session.commit()
     assert (report.raised, report.climbed) == (0, 0)
     assert db.session.scalar(select(func.count()).select_from(EscalationNotice)) == notices
@@ -293,15 +293,15 @@ def test_repeat_notifies_the_last_level_again_after_another_interval(app, town, 
     app.extensions["escalation"] = dataclasses.replace(app.extensions["escalation"], repeat=True)
     case = make.case(town["responder"], severity="high")
     start = case.created_at
-    service.sweep(start + dt.timedelta(minutes=16))   # supervisors
-    service.sweep(start + dt.timedelta(minutes=32))   # PR office
+    sweeping.sweep(start + dt.timedelta(minutes=16))   # supervisors
+    sweeping.sweep(start + dt.timedelta(minutes=32))   # PR office
     db.session.commit()
     [escalation] = escalations("unacknowledged")
     assert [name for name, _ in notices_of(escalation)] == ["supervisors", "pr_office"]
-    service.sweep(start + dt.timedelta(minutes=40))   # not yet: 15 minutes between notices
+    sweeping.sweep(start + dt.timedelta(minutes=40))   # not yet: 15 minutes between notices
     db.session.commit()
     assert [name for name, _ in notices_of(escalation)] == ["supervisors", "pr_office"]
-    report = service.sweep(start + dt.timedelta(minutes=48))
+    report = sweeping.sweep(start + dt.timedelta(minutes=48))
     db.session.commit()
     assert report.climbed >= 1
     [escalation] = escalations("unacknowledged")
@@ -309,7 +309,7 @@ def test_repeat_notifies_the_last_level_again_after_another_interval(app, town, 
                                       ("pr_office", town["admin"].id)]
     assert escalation.is_open and escalation.next_at == start + dt.timedelta(minutes=63)
     # ... and again after the next interval, still at the last level.
-    service.sweep(start + dt.timedelta(minutes=64))
+    sweeping.sweep(start + dt.timedelta(minutes=64))
     db.session.commit()
     assert [name for name, _ in notices_of(escalation)] == ["supervisors"] + ["pr_office"] * 3
 
@@ -318,10 +318,10 @@ def test_by_default_the_last_level_is_told_once(town, make):
     """The shipped escalation.toml has `repeat = false`: the PR office hears of one cause once."""
     case = make.case(town["responder"], severity="high")
     start = case.created_at
-    service.sweep(start + dt.timedelta(minutes=16))
-    service.sweep(start + dt.timedelta(minutes=32))
-    service.sweep(start + dt.timedelta(minutes=48))
-    service.sweep(start + dt.timedelta(minutes=64))
+    sweeping.sweep(start + dt.timedelta(minutes=16))
+    sweeping.sweep(start + dt.timedelta(minutes=32))
+    sweeping.sweep(start + dt.timedelta(minutes=48))
+    sweeping.sweep(start + dt.timedelta(minutes=64))
     db.session.commit()
     [escalation] = escalations("unacknowledged")
     assert [name for name, _ in notices_of(escalation)] == ["supervisors", "pr_office"]

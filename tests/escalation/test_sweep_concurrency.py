@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from incident.cases import service as cases
-from incident.escalation import service
+from incident.escalation import service, sweeping
 from incident.escalation.models import Escalation, EscalationNotice
 from incident.extensions import db
 from incident.notifications.models import Notification, OutboxMail
@@ -64,8 +64,8 @@ def counts() -> dict[str, Any]:
     }
 
 
-def race(app, now: dt.datetime, rendezvous_on: str | None) -> list[service.SweepReport]:
-    """Run `service.sweep(now)` + commit in two threads, each with its own app context and session.
+def race(app, now: dt.datetime, rendezvous_on: str | None) -> list[sweeping.SweepReport]:
+    """Run `sweeping.sweep(now)` + commit in two threads, each with its own app context and session.
 
     Both start together (a Barrier) and meet again inside the sweep, at the first call of
     `rendezvous_on` — after both have read what is due and before either writes — so each has seen
@@ -76,16 +76,18 @@ def race(app, now: dt.datetime, rendezvous_on: str | None) -> list[service.Sweep
     db.session.remove()  # the test thread holds no transaction while the workers write
     start = threading.Barrier(2, timeout=WAIT)
     inside = threading.Barrier(2, timeout=WAIT)
-    original: Callable[..., Any] | None = getattr(service, rendezvous_on) if rendezvous_on else None
+    original: Callable[..., Any] | None = getattr(sweeping, rendezvous_on) if rendezvous_on else None
     met = threading.local()
+    meetings: list[int] = []  # proof that the sweep calls what was patched
 
     def meeting(*args: Any, **kwargs: Any) -> Any:
         if not getattr(met, "done", False):
             met.done = True
+            meetings.append(1)
             inside.wait()
         return original(*args, **kwargs)
 
-    reports: list[service.SweepReport] = []
+    reports: list[sweeping.SweepReport] = []
     errors: list[BaseException] = []
 
     def worker() -> None:
@@ -93,7 +95,7 @@ def race(app, now: dt.datetime, rendezvous_on: str | None) -> list[service.Sweep
             with app.app_context():
                 try:
                     start.wait()
-                    report = service.sweep(now)
+                    report = sweeping.sweep(now)
                     db.session.commit()
                     reports.append(report)
                 finally:
@@ -102,7 +104,7 @@ def race(app, now: dt.datetime, rendezvous_on: str | None) -> list[service.Sweep
             errors.append(exc)
 
     if rendezvous_on:
-        setattr(service, rendezvous_on, meeting)
+        setattr(sweeping, rendezvous_on, meeting)
     try:
         threads = [threading.Thread(target=worker) for _ in range(2)]
         for thread in threads:
@@ -112,15 +114,16 @@ def race(app, now: dt.datetime, rendezvous_on: str | None) -> list[service.Sweep
         assert not any(thread.is_alive() for thread in threads), "a sweep did not finish"
     finally:
         if rendezvous_on:
-            setattr(service, rendezvous_on, original)
+            setattr(sweeping, rendezvous_on, original)
     assert not errors, errors
+    assert len(meetings) == (2 if rendezvous_on else 0)
     return reports
 
 
 def single_run(now: dt.datetime) -> dict[str, Any]:
     """What one sweep alone would leave behind (measured, then rolled back)."""
     db.session.commit()
-    service.sweep(now)
+    sweeping.sweep(now)
     db.session.flush()
     expected = counts()  # expire_all() reloads the rows of this still open transaction
     db.session.rollback()
@@ -154,7 +157,7 @@ def test_two_concurrent_sweeps_raise_each_escalation_once(app, town, make):
     assert sorted(n[1:] for n in got["notices"]) == sorted(n[1:] for n in expected["notices"])
     assert (got["notifications"], got["mail"]) == (expected["notifications"], expected["mail"])
     # And a third run at the same moment changes nothing.
-    again = service.sweep(now)
+    again = sweeping.sweep(now)
     db.session.commit()
     assert (again.raised, again.climbed, again.resolved) == (0, 0, 0)
     assert counts() == got
@@ -189,7 +192,7 @@ def test_two_concurrent_climbs_notify_the_next_level_once(app, town, make):
     assert sorted(n[1] for n in expected["notices"]) == ["pr_office"] + ["supervisors"] * 2
 
     # Both have read the escalation as due and are about to claim the climb (its new next_at).
-    reports = race(app, next_at, "_next_at")
+    reports = race(app, next_at, "next_at")
 
     assert sum(r.climbed for r in reports) == 1
     assert sum(r.raised for r in reports) == 0

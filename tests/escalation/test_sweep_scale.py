@@ -15,7 +15,7 @@ from sqlalchemy.orm import ORMExecuteState
 from incident.cases import service as cases
 from incident.cases.models import Note
 from incident.database import in_own_transaction, reads_first
-from incident.escalation import service
+from incident.escalation import sweeping
 from incident.escalation.models import Escalation, EscalationNotice
 from incident.extensions import db
 
@@ -40,17 +40,17 @@ def quiet_cases(town, make, n: int) -> dt.datetime:
         opened.append(case)
     db.session.commit()
     now = max(c.created_at for c in opened) + dt.timedelta(minutes=91)  # stay_calm is overdue
-    assert service.sweep(now).raised == n
+    assert sweeping.sweep(now).raised == n
     db.session.execute(update(Escalation).values(acknowledged_at=now, next_at=None))
     db.session.commit()
     return now
 
 
-def statements(count_queries, now: dt.datetime, **kwargs) -> tuple[int, service.SweepReport]:
+def statements(count_queries, now: dt.datetime, **kwargs) -> tuple[int, sweeping.SweepReport]:
     db.session.commit()
     db.session.expire_all()
     with count_queries() as counter:
-        report = service.sweep(now, **kwargs)
+        report = sweeping.sweep(now, **kwargs)
     db.session.commit()
     return counter.count, report
 
@@ -80,14 +80,14 @@ def test_a_case_that_falls_due_in_a_quiet_crowd_is_still_raised(town, make, coun
     assert escalation.trigger == "unacknowledged" and escalation.level == 1  # to the supervisors
     assert [n.user_id for n in db.session.scalars(select(EscalationNotice).where(
         EscalationNotice.escalation_id == escalation.id))] == [town["supervisor"].id]
-    assert service.sweep(now).raised == 0
+    assert sweeping.sweep(now).raised == 0
 
 
 def unacknowledged(town, make, n: int, title: str) -> dt.datetime:
     """`n` unacknowledged high cases escalated to the supervisors; returns when they climb."""
     opened = [make.case(town["responder"], severity="high", title=f"{title}{k}") for k in range(n)]
     raised = max(c.created_at for c in opened) + dt.timedelta(minutes=16)
-    assert service.sweep(raised).raised == n
+    assert sweeping.sweep(raised).raised == n
     db.session.commit()
     return raised + dt.timedelta(minutes=16)
 
@@ -150,7 +150,7 @@ def test_others_write_between_the_batches_of_a_long_sweep(app, town, make, clien
 
     with app.app_context():
         with reads_first():
-            report = service.sweep(now, run_item=batch_then_others_write, batch_size=5)
+            report = sweeping.sweep(now, run_item=batch_then_others_write, batch_size=5)
             db.session.commit()
         db.session.remove()
     assert report.raised == 30

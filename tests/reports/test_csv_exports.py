@@ -1,11 +1,9 @@
-"""CSV exports: one writer (BOM, CRLF, formula cells guarded), the case list with its filters and only visible
+"""CSV exports (the writer itself: tests/test_csvfile.py): the case list with its filters and only visible
 cases, streamed in batches, and the audit log for the PR office only."""
 from __future__ import annotations
 
 import csv
 import io
-
-import pytest
 
 from incident.reports import csv_export
 
@@ -17,22 +15,6 @@ def read(response):
     text = response.data.decode("utf-8")[1:]
     assert "\r\n" in text and "\n" not in text.replace("\r\n", "")  # every line ends CRLF
     return list(csv.reader(io.StringIO(text, newline="")))
-
-
-@pytest.mark.parametrize("value, cell", [
-    ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"), ("+1", "'+1"), ("-2+3", "'-2+3"),
-    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("plain", "plain"), ("a=b", "a=b"),
-    (-5, "-5"), (12, "12"), (None, ""),
-])
-def test_cells_that_a_spreadsheet_would_run_are_guarded(value, cell):
-    assert csv_export.guard(value) == cell
-
-
-def test_the_writer_streams_batches_with_one_bom(monkeypatch):
-    monkeypatch.setattr(csv_export, "BATCH", 2)
-    chunks = list(csv_export.encode_rows([["a", "=1"], ["b", 2], ["c", None]]))
-    assert chunks[0] == b"\xef\xbb\xbf" and len(chunks) == 3  # the BOM, two rows, the last row
-    assert b"".join(chunks) == "\ufeffa,'=1\r\nb,2\r\nc,\r\n".encode()
 
 
 def test_the_case_list_csv_has_the_lists_filters_and_only_visible_cases(client, login, city, make):

@@ -114,9 +114,12 @@ def test_the_service_gives_the_hand_computed_figures(app, city, data):
     months = report.tables["month"]
     assert list(months) == ["2026-01", "2026-02", "2026-03"]
     assert [(f.opened, f.closed) for f in months.values()] == [(1, 2), (2, 0), (0, 1)]
-    assert months["2026-01"].acknowledge == [3600] and sorted(months["2026-02"].acknowledge) == [1800, 7200]
+    # (how many cases have the time, their median in seconds): February's is the mean of 1800 and 7200.
+    assert months["2026-01"].acknowledge == metrics.Measured(1, 3600)
+    assert months["2026-02"].acknowledge == metrics.Measured(2, 4500)
     assert metrics.Figures.median(months["2026-02"].acknowledge) == 4500
-    assert months["2026-03"].acknowledge == [] and metrics.Figures.median([]) is None
+    assert months["2026-03"].acknowledge == metrics.Measured(0, None)
+    assert metrics.Figures.median(months["2026-03"].acknowledge) is None
     total = report.total
     assert (total.opened, total.closed, total.takedowns, total.escalations) == (3, 3, 3, 2)
     assert metrics.Figures.median(total.acknowledge) == 3600
@@ -125,10 +128,40 @@ def test_the_service_gives_the_hand_computed_figures(app, city, data):
     assert {k.value: (f.opened, f.closed) for k, f in report.tables["kind"].items()} == {
         "flaming": (2, 2), "impersonation": (1, 1)}
     x, facebook = report.takedowns["x"], report.takedowns["facebook"]
-    assert (x.sent, x.outcomes, x.pending, x.answer) == (2, {"removed": 1}, 1, [1440 * 60])
-    assert (facebook.sent, facebook.outcomes, facebook.answer) == (1, {"refused": 1}, [2880 * 60])
+    assert (x.sent, x.outcomes, x.pending, x.answer) == (2, {"removed": 1}, 1, metrics.Measured(1, 1440 * 60))
+    assert (facebook.sent, facebook.outcomes, facebook.answer) == (1, {"refused": 1}, metrics.Measured(1, 2880 * 60))
     assert metrics.Figures.median(report.takedown_total.answer) == 2160 * 60
     assert report.escalations == {("supervisors", "unacknowledged"): 1, ("pr_office", "manual"): 1}
+
+
+def test_every_breakdown_has_its_own_hand_computed_medians_and_negative_times_are_left_out(city, data, make):
+    """Per kind, severity, platform and department (department A's cases a1-a3 in the period):
+      flaming a1, a2: acknowledge 60 and 30 min → median 45; first response 180 and 240 → 210; close a1 2880;
+      impersonation a3: acknowledge 120, no public response, close 27360; high a1, a3: acknowledge 90;
+      X a1 60, Facebook a3 120, no platform a2 30. A case whose acknowledgement was entered before its
+      detection (a5, March) counts as opened but gives no time to acknowledge."""
+    a5 = make.case(city.responder_a, kind="flaming", severity="low", title="a5")
+    set_times(a5, detected="2026-03-05T10:00", acknowledged="2026-03-05T09:00")
+    filters, _errors = metrics.filters_from_args(PERIOD, [d.code for d in all_departments()])
+    report = metrics.compute(city.responder_a, filters, all_departments())
+    kinds = {k.value: f for k, f in report.tables["kind"].items()}
+    assert (kinds["flaming"].acknowledge, kinds["flaming"].first_response, kinds["flaming"].close) == (
+        metrics.Measured(2, 45 * 60), metrics.Measured(2, 210 * 60), metrics.Measured(1, 2880 * 60))
+    assert (kinds["impersonation"].acknowledge, kinds["impersonation"].first_response,
+            kinds["impersonation"].close) == (
+        metrics.Measured(1, 120 * 60), metrics.Measured(0, None), metrics.Measured(1, 27360 * 60))
+    assert {k.value: f.acknowledge for k, f in report.tables["severity"].items()} == {
+        "high": metrics.Measured(2, 90 * 60), "medium": metrics.Measured(1, 30 * 60),
+        "low": metrics.Measured(0, None)}
+    assert {getattr(k, "value", k): f.acknowledge for k, f in report.tables["platform"].items()} == {
+        "x": metrics.Measured(1, 60 * 60), "facebook": metrics.Measured(1, 120 * 60),
+        "": metrics.Measured(1, 30 * 60)}  # a5 (no platform either) has no time to acknowledge
+    (department,) = report.tables["department"].values()
+    assert (department.opened, department.acknowledge, department.close) == (
+        4, metrics.Measured(3, 60 * 60), metrics.Measured(2, 15120 * 60))
+    march = report.tables["month"]["2026-03"]
+    assert (march.opened, march.acknowledge) == (1, metrics.Measured(0, None))
+    assert report.total.acknowledge == metrics.Measured(3, 60 * 60)
 
 
 def test_the_csv_gives_the_same_figures_in_minutes(client, login, city, data):

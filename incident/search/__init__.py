@@ -1,0 +1,1 @@
+"""One search box over everything a case holds (numbers, titles, notes, URLs, fakes, drafts, reviews)."""
