@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from incident.extensions import db
 from incident.notifications import mailer
 from incident.notifications.service import mail_health, mail_setting
+from incident.search.index import trigram_schema
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +42,12 @@ def _search_index() -> list[Finding]:
         return []
     with db.engine.connect() as connection:
         ctype = connection.exec_driver_sql("SHOW lc_ctype").scalar_one()
-        trigrams = connection.exec_driver_sql("SELECT cardinality(show_trgm('検索'))").scalar_one()
+        schema = trigram_schema(connection)
+        if schema is None:
+            return [Finding("search", "pg_trgm is not installed: run `flask --app incident db upgrade` as the "
+                                      "database owner", False)]
+        trigrams = connection.exec_driver_sql(
+            f"SELECT cardinality(\"{schema}\".show_trgm('検索'))").scalar_one()
     if trigrams:
         return [Finding("search", f"pg_trgm indexes Japanese text (LC_CTYPE {ctype})", True)]
     return [Finding("search", f"LC_CTYPE is {ctype}: pg_trgm sees no Japanese letters, so search reads the "

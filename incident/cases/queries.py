@@ -252,31 +252,55 @@ def case_list_page(actor: User, filters: CaseFilters, per_page: int, *, page: in
     )
 
 
-def load_case_page(actor: User, case_id: int) -> Case:
-    """A visible case with everything its page shows, in a fixed number of queries."""
-    case = db.session.scalar(
-        select(Case)
-        .where(Case.id == case_id)
-        .options(
-            joinedload(Case.reporter), joinedload(Case.assignee), joinedload(Case.department),
-            joinedload(Case.official_account), joinedload(Case.acknowledged_by),
-            selectinload(Case.offending_items).joinedload(OffendingItem.captured_by),
-            selectinload(Case.notes).joinedload(Note.author),
-        )
-    )
+#: The case page shows the newest notes and timeline entries, the older ones behind 「すべて表示」: a case
+#: followed for months can have hundreds of each, and rendering them all costs far more than reading them.
+PAGE_NOTES = 50
+PAGE_EVENTS = 100
+
+
+def load_case_page(actor: User, case_id: int, *, notes: bool = True) -> Case:
+    """A visible case with everything its page shows, in a fixed number of queries (its notes too, unless
+    `notes` is False: the case page reads only the newest, through recent_notes)."""
+    options = [
+        joinedload(Case.reporter), joinedload(Case.assignee), joinedload(Case.department),
+        joinedload(Case.official_account), joinedload(Case.acknowledged_by),
+        selectinload(Case.offending_items).joinedload(OffendingItem.captured_by),
+    ]
+    if notes:
+        options.append(selectinload(Case.notes).joinedload(Note.author))
+    case = db.session.scalar(select(Case).where(Case.id == case_id).options(*options))
     return loading.visible(actor, case)
 
 
+def _newest(query: Select[Any], order: tuple[Any, ...], limit: int | None) -> tuple[list[Any], int]:
+    """The newest `limit` rows of `query` (all when None), oldest first, and how many older ones are left out."""
+    if limit is None:
+        return list(db.session.scalars(query.order_by(*order))), 0
+    rows = list(db.session.scalars(query.order_by(*(column.desc() for column in order)).limit(limit)))
+    rows.reverse()
+    hidden = 0
+    if len(rows) == limit:
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        hidden = total - limit
+    return rows, hidden
+
+
+def recent_notes(case: Case, limit: int | None = PAGE_NOTES) -> tuple[list[Note], int]:
+    """The case's newest notes (all when `limit` is None), oldest first with authors; and how many are left out."""
+    return _newest(select(Note).where(Note.case_id == case.id).options(joinedload(Note.author)),
+                   (Note.id,), limit)
+
+
+def recent_timeline(case: Case, limit: int | None = PAGE_EVENTS) -> tuple[list[TimelineEvent], int]:
+    """The case's newest timeline entries (all when None), oldest first; and how many are left out."""
+    return _newest(select(TimelineEvent).where(TimelineEvent.case_id == case.id)
+                   .options(joinedload(TimelineEvent.actor), joinedload(TimelineEvent.note)),
+                   (TimelineEvent.created_at, TimelineEvent.id), limit)
+
+
 def timeline(case: Case) -> list[TimelineEvent]:
-    """The case's timeline, oldest first, with actors and notes loaded in one query."""
-    return list(
-        db.session.scalars(
-            select(TimelineEvent)
-            .where(TimelineEvent.case_id == case.id)
-            .options(joinedload(TimelineEvent.actor), joinedload(TimelineEvent.note))
-            .order_by(TimelineEvent.created_at, TimelineEvent.id)
-        )
-    )
+    """The case's whole timeline, oldest first, with actors and notes loaded in one query."""
+    return recent_timeline(case, None)[0]
 
 
 def assignable_users(actor: User, case: Case) -> list[User]:

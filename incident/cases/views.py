@@ -136,7 +136,11 @@ def new_case():
 
 
 def _render_case(case_id: int, status: int = 200, **forms: Any):
-    case = queries.load_case_page(current_user, case_id)
+    case = queries.load_case_page(current_user, case_id, notes=False)
+    # Everything on asking, and when correcting a note (it may be among the older ones left out).
+    everything = request.args.get("all") == "1" or forms.get("correction_note_id") is not None
+    notes, hidden_notes = queries.recent_notes(case, None if everything else queries.PAGE_NOTES)
+    events, hidden_events = queries.recent_timeline(case, None if everything else queries.PAGE_EVENTS)
     note_form = forms.get("note_form") or NoteForm(formdata=None)
     status_form = forms.get("status_form") or StatusForm(formdata=None)
     allowed = [s for s in service.allowed_targets(case)
@@ -151,13 +155,16 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
         if "assign_form" not in forms:
             assign_form.assignee_id.data = str(case.assignee_id or "")
     item_form = forms.get("item_form") or ItemForm(formdata=None)
-    corrected_by = {n.corrects_id: n for n in case.notes if n.corrects_id}
+    corrected_by = {n.corrects_id: n for n in notes if n.corrects_id}
     reviews = case_review.reviews_of(case)
     return render_template(
         "cases/show.html",
         case=case,
-        events=queries.timeline(case),
-        notes_by_id={n.id: n for n in case.notes},
+        events=events,
+        hidden_events=hidden_events,
+        notes=notes,
+        hidden_notes=hidden_notes,
+        notes_by_id={n.id: n for n in notes},
         corrected_by=corrected_by,
         note_form=note_form,
         correction_note_id=forms.get("correction_note_id"),

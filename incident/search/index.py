@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from sqlalchemy import Connection
+
 #: FTS5 indexes each text with this appended, so every one- and two-character substring begins some trigram
 #: (a word at the very end of a text would otherwise begin none) and short words can be found by prefix.
 SQLITE_SENTINEL = "char(10) || char(10)"
@@ -82,9 +84,8 @@ def _sqlite_ddl() -> list[str]:
     return statements
 
 
-def _postgresql_ddl() -> list[str]:
+def _postgresql_ddl(trigram_schema: str) -> list[str]:
     statements = [
-        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
         # The text's lower-cased character pairs, the last character paired with a space: a two-character
         # word is one pair, a one-character word the prefix of one. PL/pgSQL: three times faster than the same
         # in SQL with generate_series, and this runs for every text written.
@@ -92,7 +93,8 @@ def _postgresql_ddl() -> list[str]:
         "PARALLEL SAFE AS $$ DECLARE padded text := lower(t) || ' '; pairs text[] := '{}'; "
         "BEGIN FOR i IN 1..length(t) LOOP pairs := pairs || substr(padded, i, 2); END LOOP; "
         "RETURN array_to_tsvector(pairs); END $$",
-        "CREATE INDEX ix_search_entry_trgm ON search_entry USING gin (body gin_trgm_ops)",
+        # Qualified: the extension lives in one schema of the database, which need not be on the search path.
+        f'CREATE INDEX ix_search_entry_trgm ON search_entry USING gin (body "{trigram_schema}".gin_trgm_ops)',
         "CREATE INDEX ix_search_entry_pairs ON search_entry USING gin (incident_pairs(body))",
     ]
     for source in SOURCES:
@@ -110,12 +112,22 @@ def _postgresql_ddl() -> list[str]:
     return statements
 
 
-def search_ddl(dialect: str) -> list[str]:
-    """The SQL (after `search_entry` exists) that indexes its texts and keeps it filled from the sources."""
+def trigram_schema(connection: Connection) -> str | None:
+    """The schema pg_trgm is installed in (None: not installed)."""
+    return connection.exec_driver_sql(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'pg_trgm'").scalar()
+
+
+def search_ddl(connection: Connection) -> list[str]:
+    """The SQL (after `search_entry` exists) that indexes its texts and keeps it filled from the sources; on
+    PostgreSQL it first makes sure pg_trgm is installed (a trusted extension: the database owner may)."""
+    dialect = connection.dialect.name
     if dialect == "sqlite":
         return _sqlite_ddl()
     if dialect == "postgresql":
-        return _postgresql_ddl()
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        return _postgresql_ddl(trigram_schema(connection) or "public")
     raise RuntimeError(f"the search index is not written for {dialect}")
 
 

@@ -33,7 +33,7 @@ def upgrade():
     with op.batch_alter_table('search_entry', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_search_entry_case_id'), ['case_id'], unique=False)
 
-    for statement in search_ddl(op.get_bind().dialect.name) + fill_statements():
+    for statement in search_ddl(op.get_bind()) + fill_statements():
         op.execute(statement)
 
 
