@@ -32,6 +32,7 @@ from sqlalchemy import select
 from incident.auth.models import User
 from incident.auth.tokens import create_token
 from incident.cases.models import Case, CaseStatus
+from incident.cases.queries import MAX_PAGE_NUMBER
 from incident.extensions import db
 
 BIN = Path(sys.executable).parent
@@ -159,7 +160,7 @@ def load(cases: int, folder: Path, seconds: float) -> bool:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("gunicorn did not start") from None
                 time.sleep(0.3)
-        deep = max(1, int(cases / 25 * 0.9))
+        deep = min(MAX_PAGE_NUMBER, max(1, int(cases / 25 * 0.9)))  # deeper page numbers open the first page
         started = time.perf_counter()
         times, errors, count = _run(base, users, visible, open_cases, deep, seconds)
         elapsed = time.perf_counter() - started

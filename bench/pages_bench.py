@@ -32,6 +32,7 @@ from incident.auth import service as auth
 from incident.auth.models import Department
 from incident.auth.tokens import create_token
 from incident.cases.models import Case, CaseStatus, Note
+from incident.cases.queries import MAX_PAGE_NUMBER
 from incident.database import in_own_transaction, reads_first
 from incident.demo import load_demo
 from incident.demo_bulk import add_notes, generate
@@ -144,7 +145,8 @@ def pages(city: City) -> list[tuple[str, str | None, dict[str, str]]]:
         ("case list", "/cases", {}),
         ("case list filtered", "/cases?status=closed&kind=flaming&severity=high", {}),
         ("case list not closed", "/cases?status=open", {}),
-        ("case list deep page (90%, ?page=)", f"/cases?page={deep}", {}),
+        # Old links by number open up to MAX_PAGE_NUMBER (OFFSET); deeper ones start from the first page.
+        (f"case list page {MAX_PAGE_NUMBER} (?page=)", f"/cases?page={MAX_PAGE_NUMBER}", {}),
         ("case list deep page (90%, cursor)", f"/cases?cursor={_cursor_at(city, deep * per_page, deep + 1)}", {}),
         (f"case page {LONG_CASE_NOTES} notes", f"/cases/{city.long_case}", {}),
     ]

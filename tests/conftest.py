@@ -258,7 +258,10 @@ def _owner_engine() -> Iterator[Engine | None]:
 @pytest.fixture
 def database_uri(schema_source: str, shared_app: SharedApp, _owner_engine: Engine | None) -> Iterator[str]:
     """A database with the migrated schema and no rows, private to this test (the shared app's URI)."""
+    from incident.reports import kept
+
     shared_app.dispose()
+    kept.clear()  # figures kept from the previous test's database
     if _owner_engine is not None:
         _empty_postgresql(_owner_engine)
         yield PG_URL

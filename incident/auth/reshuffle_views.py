@@ -23,7 +23,7 @@ from incident.auth.forms import EmptyForm
 from incident.auth.models import Reshuffle, User
 from incident.auth.service import all_departments, all_operators
 from incident.auth.views import bp
-from incident.cases.models import Case, CaseStatus
+from incident.cases.models import OPEN_STATUSES, Case
 from incident.errors import Conflict, NotFound, ValidationFailed
 from incident.extensions import db
 from incident.pagination import page_args
@@ -54,7 +54,7 @@ def open_cases_of(user_ids: list[int]) -> dict[int, int]:
     if not user_ids:
         return {}
     rows = db.session.execute(select(Case.assignee_id, func.count()).where(
-        Case.assignee_id.in_(user_ids), Case.status != CaseStatus.CLOSED).group_by(Case.assignee_id))
+        Case.assignee_id.in_(user_ids), Case.status.in_(OPEN_STATUSES)).group_by(Case.assignee_id))
     return {int(assignee): int(count) for assignee, count in rows}
 
 

@@ -16,6 +16,7 @@ from incident import policy
 from incident.auth.models import Department, User
 from incident.cases import loading
 from incident.cases.models import (
+    OPEN_STATUSES,
     Case,
     CaseKind,
     CaseStatus,
@@ -99,7 +100,7 @@ def case_list_query(actor: User, filters: CaseFilters, *,
     if filters.kind:
         query = query.where(Case.kind == filters.kind)
     if filters.status == OPEN:
-        query = query.where(Case.status != CaseStatus.CLOSED)
+        query = query.where(Case.status.in_(OPEN_STATUSES))
     elif filters.status:
         query = query.where(Case.status == filters.status)
     if filters.severity:
@@ -196,10 +197,8 @@ def _parts(actor: User, filters: CaseFilters, after: tuple[Any, ...] | None,
 
 def _read(actor: User, filters: CaseFilters, limit: int, offset: int = 0,
           after: tuple[Any, ...] | None = None, backwards: bool = False) -> list[Case]:
-    """Rows of the list in its order (reversed when reading backwards), from `after` on or from `offset`."""
-    if offset:  # an old link by page number: OFFSET over the whole list, slower the deeper it goes
-        query = _ordered(case_list_query(actor, filters).order_by(None), filters.sort, backwards)
-        return list(db.session.scalars(query.limit(limit).offset(offset)))
+    """Rows of the list in its order (reversed when reading backwards), from `after` on, skipping `offset` rows
+    (an old link by page number, at most MAX_PAGE_NUMBER pages deep)."""
     parts = _parts(actor, filters, after, backwards)
     if not parts:
         return []
@@ -207,10 +206,15 @@ def _read(actor: User, filters: CaseFilters, limit: int, offset: int = 0,
         query = parts[0]
     else:
         # The first rows of each part, then the first of those: a page costs the same however many cases.
-        firsts = [part.limit(limit).subquery() for part in parts]
+        firsts = [part.limit(offset + limit).subquery() for part in parts]
         ids = union(*(select(first.c.id) for first in firsts))
         query = _ordered(select(Case).where(Case.id.in_(ids)).options(*_list_columns()), filters.sort, backwards)
-    return list(db.session.scalars(query.limit(limit)))
+    return list(db.session.scalars(query.offset(offset).limit(limit)))
+
+
+#: The deepest page the list opens by number (old links; its own links carry cursors): OFFSET reads every row
+#: before the page, so deeper numbers start from the first page instead.
+MAX_PAGE_NUMBER = 20
 
 
 def case_list_page(actor: User, filters: CaseFilters, per_page: int, *, page: int = 1,
@@ -294,12 +298,12 @@ def recent_notes(case: Case, limit: int | None = PAGE_NOTES) -> tuple[list[Note]
 def recent_timeline(case: Case, limit: int | None = PAGE_EVENTS) -> tuple[list[TimelineEvent], int]:
     """The case's newest timeline entries (all when None), oldest first; and how many are left out."""
     return _newest(select(TimelineEvent).where(TimelineEvent.case_id == case.id)
-                   .options(joinedload(TimelineEvent.actor), joinedload(TimelineEvent.note)),
+                   .options(joinedload(TimelineEvent.actor)),
                    (TimelineEvent.created_at, TimelineEvent.id), limit)
 
 
 def timeline(case: Case) -> list[TimelineEvent]:
-    """The case's whole timeline, oldest first, with actors and notes loaded in one query."""
+    """The case's whole timeline, oldest first, with actors loaded in one query (entries link notes by id)."""
     return recent_timeline(case, None)[0]
 
 

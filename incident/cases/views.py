@@ -82,6 +82,10 @@ def list_cases():
     form.department.choices = any_option + labels.options((d.code, d.name) for d in auth.all_departments())
     filters = queries.filters_from_args(request.args)
     page, per_page = page_args(request.args)
+    if page > queries.MAX_PAGE_NUMBER:  # an old deep link by number: OFFSET would read every row before it
+        flash(_("ページ番号で開けるのは %(n)d ページまでです。最初のページから「次へ」で進むか、絞り込んでください。",
+                n=queries.MAX_PAGE_NUMBER), "info")
+        page = 1
     try:
         pagination = queries.case_list_page(current_user, filters, per_page, page=page,
                                             cursor=request.args.get("cursor") or None)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from incident.audit.service import current_request_id
 from incident.cases.models import Case
+from incident.database import refresh_statistics
 from incident.dates import tokyo_year, utcnow
 from incident.demo_bulk.history import Batch, City, queue_case, queue_notes
 from incident.demo_bulk.rows import BulkReport, Ids, case_numbers, table_of, write
@@ -47,6 +48,8 @@ def generate(count: int, *, seed: int = 14, echo: Callable[[str], None] | None =
         db.session.commit()
         if echo is not None:
             echo(f"  {first + len(chunk):,} / {count:,} cases ({time.perf_counter() - started:.0f} s)")
+    # As the worker does at its start: after a bulk load the planner needs statistics (SQLite keeps none itself).
+    refresh_statistics()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import String, and_, or_, select
+from sqlalchemy import String, and_, false, or_, select, tuple_
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import joinedload
 
@@ -16,8 +16,9 @@ from incident.drafts.models import Draft, DraftStatus
 from incident.escalation.levels import rules
 from incident.escalation.models import Escalation
 from incident.extensions import db
-from incident.playbooks.models import PlaybookVersion, StepEvent
+from incident.playbooks.models import CaseStepDue, PlaybookVersion, StepEvent
 from incident.playbooks.service import PENDING, StepState, checklist
+from incident.playbooks.states import parse_stored
 
 
 def past(column: Any, now: dt.datetime, minutes: Callable[[Any], int]) -> Any:
@@ -34,6 +35,24 @@ def is_open(*where: Any) -> Any:
 def case_has(*where: Any) -> Any:
     """SQL: the case in the outer query has an escalation matching `where`."""
     return select(Escalation.id).where(Escalation.case_id == Case.id, *where).exists()
+
+
+def required_steps() -> list[tuple[str, str]]:
+    """(playbook version, step key) of every required step of every stored playbook version (a few dozen)."""
+    return [(row.version, step.key)
+            for row in db.session.execute(select(PlaybookVersion.version, PlaybookVersion.text, PlaybookVersion.file_name))
+            for step in parse_stored(row.version, row.text, row.file_name).steps if step.required]
+
+
+def may_have_overdue_steps(now: dt.datetime, required: list[tuple[str, str]]) -> Any:
+    """SQL: the case in the outer query has a required step pending long enough past its due time to escalate
+    (case_step_due). Batch.overdue_steps can only find steps where this holds, so the sweep reads the
+    checklists of these cases alone: a fixed number of queries per round when nothing is late."""
+    if not required:
+        return false()
+    return select(CaseStepDue.case_id).where(
+        CaseStepDue.case_id == Case.id, tuple_(Case.playbook_version, CaseStepDue.step_key).in_(required),
+        past(CaseStepDue.due_at, now, lambda t: t.step_overdue_minutes)).exists()
 
 
 def draft_subject() -> Any:

@@ -15,7 +15,7 @@ from incident import policy
 from incident.auth.models import User
 from incident.auth.service import deactivate_user
 from incident.cases import service as cases
-from incident.cases.models import Case, CaseStatus
+from incident.cases.models import OPEN_STATUSES, Case
 from incident.drafts.models import Draft, DraftStatus
 from incident.errors import NotFound, PermissionDenied, ValidationFailed
 from incident.escalation.models import Escalation
@@ -46,7 +46,7 @@ def handover_of(actor: User | None, user: User) -> Handover:
     if actor is not None and not policy.can_manage_users(actor):
         raise NotFound()
     open_cases = list(db.session.scalars(
-        select(Case).where(Case.assignee_id == user.id, Case.status != CaseStatus.CLOSED)
+        select(Case).where(Case.assignee_id == user.id, Case.status.in_(OPEN_STATUSES))
         .options(joinedload(Case.department)).order_by(Case.created_at, Case.id)))
     drafts = list(db.session.execute(
         select(Draft, Case).join(Case, Case.id == Draft.case_id)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from incident import policy
 from incident.auth.models import User
 from incident.auth.service import active_people
-from incident.cases.models import Case, CaseStatus
+from incident.cases.models import OPEN_STATUSES, Case
 from incident.drafts.models import Draft, DraftStatus, Route
 from incident.drafts.service import is_own
 from incident.escalation.models import Escalation, EscalationNotice
@@ -68,7 +68,7 @@ def queue_for(user: User, show: str | None = None, page: int = 1) -> Queue:
     unassigned: list[Case] = []
     approvals: list[tuple[Draft, Case]] = []
     if policy.sees_team_queue(user):
-        waiting = select(Case).where(Case.assignee_id.is_(None), Case.status != CaseStatus.CLOSED,
+        waiting = select(Case).where(Case.assignee_id.is_(None), Case.status.in_(OPEN_STATUSES),
                                      policy.visible_cases_clause(user, Case))
         if not policy.lists_every_department(user):
             waiting = waiting.where(Case.department_id == user.department_id)

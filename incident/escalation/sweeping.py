@@ -14,10 +14,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
 from incident.auth.models import User
-from incident.cases.models import Case, CaseStatus
+from incident.cases.models import OPEN_STATUSES, Case, CaseStatus
 from incident.dates import utcnow
 from incident.drafts.models import Draft, DraftStatus
-from incident.escalation.due import Batch, case_has, draft_subject, is_open, past, still_due
+from incident.escalation.due import (
+    Batch,
+    case_has,
+    draft_subject,
+    is_open,
+    may_have_overdue_steps,
+    past,
+    required_steps,
+    still_due,
+)
 from incident.escalation.levels import first_told, level_index, next_at, note_on_timeline, rules, tell, write
 from incident.escalation.models import Escalation
 from incident.extensions import db
@@ -164,16 +173,20 @@ def _climb_batch(escalation_ids: list[int], now: dt.datetime) -> SweepReport:
     levels = rules().levels
     due = list(db.session.scalars(select(Escalation).where(
         Escalation.id.in_(escalation_ids), is_open(), Escalation.next_at.is_not(None)).order_by(Escalation.id)))
+    if not rules().repeat:
+        # Those at the last level stop climbing: one statement for all of them.
+        ended = [e for e in due if e.level >= len(levels) - 1]
+        if ended:
+            write(update(Escalation).where(Escalation.id.in_([e.id for e in ended]), Escalation.next_at <= now)
+                  .values(next_at=None))
+            for escalation in ended:
+                set_committed_value(escalation, "next_at", None)
+            due = [e for e in due if e.level < len(levels) - 1]
     batch = Batch((e.case_id for e in due), now, steps=False)
     for escalation in due:
         case = batch.cases[escalation.case_id]
         old_level, old_next = escalation.level, escalation.next_at
         last = old_level >= len(levels) - 1
-        if last and not rules().repeat:
-            write(update(Escalation).where(Escalation.id == escalation.id, Escalation.next_at == old_next)
-                  .values(next_at=None))
-            set_committed_value(escalation, "next_at", None)
-            continue
         found = (first_told(case, old_level if last else old_level + 1, batch.people_of)
                  or first_told(case, old_level, batch.people_of))
         level = found[0] if found else old_level
@@ -211,13 +224,18 @@ def sweep(now: dt.datetime | None = None,
     now = now or utcnow()
     batch_size = batch_size or SWEEP_BATCH  # read now, so a deployment (or a test) may change it
     report = SweepReport()
-    open_case = Case.status != CaseStatus.CLOSED
+    open_case = Case.status.in_(OPEN_STATUSES)
+    late = may_have_overdue_steps(now, required_steps())
+    waiting_draft = select(Draft.id).where(Draft.case_id == Case.id, Draft.status == DraftStatus.SUBMITTED).exists()
     rounds: list[tuple[Callable[[list[int], dt.datetime], SweepReport], Any]] = [
-        # Open escalations whose cause may be gone (a step escalation needs the checklist to tell).
+        # Open escalations whose cause may be gone. A step escalation's checklist is read only when no required
+        # step is late enough in case_step_due, or when what overdue_steps leaves out may apply (the case is
+        # unacknowledged, or a draft of it awaits approval).
         (_resolve_batch, lambda: select(Escalation.id).join(Case, Case.id == Escalation.case_id).where(
             is_open(), or_(~open_case,
                 and_(Escalation.trigger == "unacknowledged", Case.acknowledged_at.is_not(None)),
-                Escalation.trigger == "step_overdue",
+                and_(Escalation.trigger == "step_overdue",
+                     or_(~late, Case.acknowledged_at.is_(None), waiting_draft)),
                 and_(Escalation.trigger == "approval_wait", ~select(Draft.id).where(
                     Draft.case_id == Escalation.case_id, Draft.status == DraftStatus.SUBMITTED,
                     draft_subject() == Escalation.subject).exists()))).order_by(Escalation.id)),
@@ -226,10 +244,10 @@ def sweep(now: dt.datetime | None = None,
             open_case, Case.acknowledged_at.is_(None), past(Case.detected_at, now, lambda t: t.unacknowledged_minutes),
             ~case_has(Escalation.trigger == "unacknowledged", Escalation.dedupe_key.is_not(None)))
             .order_by(Case.id)),
-        # Cases whose steps may be overdue: someone has them (or took on their unacknowledged alarm), and no
-        # step escalation of theirs is open.
+        # Cases with a required step late enough (case_step_due): someone has them (or took on their
+        # unacknowledged alarm), and no step escalation of theirs is open.
         (_step_batch, lambda: select(Case.id).where(
-            open_case, Case.playbook_version.is_not(None),
+            open_case, Case.playbook_version.is_not(None), late,
             or_(Case.acknowledged_at.is_not(None),
                 case_has(Escalation.trigger == "unacknowledged", Escalation.acknowledged_at.is_not(None))),
             ~case_has(Escalation.trigger == "step_overdue", is_open())).order_by(Case.id)),

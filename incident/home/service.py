@@ -5,6 +5,7 @@ see. "My work" is the cases assigned to me; a supervisor's also covers their dep
 office's every department's (policy.sees_team_queue, policy.lists_every_department)."""
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from incident import policy
 from incident.auth.models import Department, User
-from incident.cases.models import Case, CaseStatus, Severity
+from incident.cases.models import OPEN_STATUSES, Case, Severity
 from incident.cases.queries import SEVERITY_RANK
 from incident.dates import TOKYO, UTC, to_tokyo, utcnow
 from incident.drafts.models import (
@@ -31,10 +32,14 @@ from incident.escalation.models import Escalation, EscalationNotice
 from incident.extensions import db
 from incident.playbooks.models import CaseStepDue, PlaybookVersion
 from incident.playbooks.service import PENDING, StepState, playbook_of
+from incident.reports import kept
 
 #: Rows shown in each block of the home page; a block's own page (/home/<block>) shows up to FULL_LIMIT.
 HOME_LIMIT = 10
 FULL_LIMIT = 200
+#: Counts stop here ("1,000 件以上"): past it the exact number helps nobody, and counting every open case's
+#: steps would make the page slower as the city's data grows.
+COUNT_CAP = 1000
 #: Severities counted as urgent in the PR office's summary.
 URGENT = (Severity.CRITICAL, Severity.HIGH)
 
@@ -49,6 +54,11 @@ class Block:
     @property
     def more(self) -> bool:
         return self.count > len(self.rows)
+
+    @property
+    def capped(self) -> bool:
+        """Whether there are more than COUNT_CAP (count is then COUNT_CAP + 1, shown as "1,000 件以上")."""
+        return self.count > COUNT_CAP
 
 
 @dataclasses.dataclass
@@ -85,7 +95,7 @@ class Home:
 
 
 def _open() -> ColumnElement[bool]:
-    return Case.status != CaseStatus.CLOSED
+    return Case.status.in_(OPEN_STATUSES)
 
 
 def _visible(user: User) -> ColumnElement[bool]:
@@ -110,7 +120,15 @@ def _severity_rank() -> Any:
 
 
 def _count(statement: Any) -> int:
-    return int(db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+    """How many rows the statement has, up to COUNT_CAP + 1 (the database stops reading there)."""
+    return int(db.session.scalar(select(func.count()).select_from(statement.limit(COUNT_CAP + 1).subquery())) or 0)
+
+
+def _pairs(model: Any, where: ColumnElement[bool], order: tuple[Any, ...], limit: int) -> Block:
+    """A block of (row, its case) pairs of a model with a case_id: the count and the first rows in `order`."""
+    on = Case.id == model.case_id
+    rows = list(db.session.execute(select(model, Case).join(Case, on).where(where).order_by(*order).limit(limit)).tuples())
+    return Block(_count(select(model.id).join(Case, on).where(where)), rows)
 
 
 # ---- my open cases ---------------------------------------------------------------------------------
@@ -119,7 +137,7 @@ def _count(statement: Any) -> int:
 def my_cases(user: User, limit: int = HOME_LIMIT) -> Block:
     """My open cases (assigned to me), most urgent first: a count and a list."""
     where = and_(Case.assignee_id == user.id, _open(), _visible(user))
-    count = db.session.scalar(select(func.count(Case.id)).where(where)) or 0
+    count = _count(select(Case.id).where(where))
     rows = list(db.session.scalars(
         select(Case).where(where).options(joinedload(Case.department))
         .order_by(_severity_rank(), Case.created_at.desc(), Case.id.desc()).limit(limit)))
@@ -162,13 +180,12 @@ def due_steps(user: User, limit: int = HOME_LIMIT, now: dt.datetime | None = Non
     PR office's all), earliest deadline first: a count and the first rows, from case_step_due."""
     now = now or utcnow()
     where = _due_where(_work_scope(user), _end_of_today(now))
-    count = db.session.scalar(
-        select(func.count()).select_from(CaseStepDue).join(Case, Case.id == CaseStepDue.case_id).where(where))
+    count = _count(select(CaseStepDue.case_id).join(Case, Case.id == CaseStepDue.case_id).where(where))
     rows = list(db.session.execute(
         select(Case, CaseStepDue).join(CaseStepDue, CaseStepDue.case_id == Case.id).where(where)
         .options(joinedload(Case.department))
         .order_by(CaseStepDue.due_at, Case.id, CaseStepDue.position).limit(limit)).tuples())
-    return Block(int(count or 0), _states(rows, now))
+    return Block(count, _states(rows, now))
 
 
 # ---- drafts waiting for my approval ---------------------------------------------------------------
@@ -197,11 +214,7 @@ def _approvable(user: User) -> ColumnElement[bool]:
 
 def approvals(user: User, limit: int = HOME_LIMIT) -> Block:
     """Drafts waiting for my approval (or second check), oldest first."""
-    base = select(Draft.id).join(Case, Case.id == Draft.case_id).where(_approvable(user))
-    rows = list(db.session.execute(
-        select(Draft, Case).join(Case, Case.id == Draft.case_id).where(_approvable(user))
-        .order_by(Draft.updated_at, Draft.id).limit(limit)).tuples())
-    return Block(_count(base), rows)
+    return _pairs(Draft, _approvable(user), (Draft.updated_at, Draft.id), limit)
 
 
 # ---- escalations to me ----------------------------------------------------------------------------
@@ -219,11 +232,7 @@ def _told(user: User) -> ColumnElement[bool]:
 
 def escalations(user: User, limit: int = HOME_LIMIT) -> Block:
     """Open escalations sent to me, oldest first."""
-    base = select(Escalation.id).join(Case, Case.id == Escalation.case_id).where(_told(user))
-    rows = list(db.session.execute(
-        select(Escalation, Case).join(Case, Case.id == Escalation.case_id).where(_told(user))
-        .order_by(Escalation.created_at, Escalation.id).limit(limit)).tuples())
-    return Block(_count(base), rows)
+    return _pairs(Escalation, _told(user), (Escalation.created_at, Escalation.id), limit)
 
 
 # ---- takedown and recovery follow-ups due ---------------------------------------------------------
@@ -235,11 +244,7 @@ def follow_ups(user: User, limit: int = HOME_LIMIT, on: dt.date | None = None) -
     on = on or to_tokyo(utcnow()).date()
     where = and_(Draft.type.in_(FOLLOWED_UP_TYPES), Draft.status == DraftStatus.SENT, Draft.outcome.is_(None),
                  Draft.follow_up_on <= on, _work_scope(user))
-    base = select(Draft.id).join(Case, Case.id == Draft.case_id).where(where)
-    rows = list(db.session.execute(
-        select(Draft, Case).join(Case, Case.id == Draft.case_id).where(where)
-        .order_by(Draft.follow_up_on, Draft.id).limit(limit)).tuples())
-    return Block(_count(base), rows)
+    return _pairs(Draft, where, (Draft.follow_up_on, Draft.id), limit)
 
 
 # ---- notices owed: an interim notice without its final notice -------------------------------------
@@ -273,35 +278,36 @@ def notices_owed(user: User, limit: int = HOME_LIMIT) -> Block:
 # ---- the PR office's summary by department --------------------------------------------------------
 
 
-def department_summary(user: User, now: dt.datetime | None = None) -> list[DepartmentSummary]:
-    """Per department: open cases, critical/high open, overdue steps (case_step_due), drafts awaiting
-    approval, open escalations; one grouped query per measure. The PR office's."""
-    now = now or utcnow()
+def _department_counts(user: User, now: dt.datetime) -> dict[int, tuple[int, int, int, int, int]]:
+    """Per department id: open cases, critical/high open, overdue steps (case_step_due), drafts awaiting
+    approval, open escalations; one grouped query per measure."""
     visible = _visible(user)
-    lines = {d.id: DepartmentSummary(d) for d in db.session.scalars(select(Department).order_by(Department.name))}
-    open_rows = db.session.execute(
-        select(Case.department_id, func.count(Case.id),
-               func.count(case((Case.severity.in_(URGENT), Case.id))))
-        .where(_open(), visible).group_by(Case.department_id))
-    for department_id, open_cases, urgent in open_rows:
-        lines[department_id].open_cases, lines[department_id].urgent = open_cases, urgent
-    overdue = db.session.execute(
+    counts: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0, 0])
+    for department_id, open_cases, urgent in db.session.execute(
+            select(Case.department_id, func.count(Case.id), func.count(case((Case.severity.in_(URGENT), Case.id))))
+            .where(_open(), visible).group_by(Case.department_id)):
+        counts[department_id][0:2] = [open_cases, urgent]
+    measures = (
         select(Case.department_id, func.count()).select_from(CaseStepDue).join(Case, Case.id == CaseStepDue.case_id)
-        .where(_open(), visible, CaseStepDue.due_at < now).group_by(Case.department_id))
-    for department_id, count in overdue:
-        lines[department_id].overdue_steps = count
-    waiting = db.session.execute(
+        .where(_open(), visible, CaseStepDue.due_at < now),
         select(Case.department_id, func.count(Draft.id)).join(Case, Case.id == Draft.case_id)
-        .where(Draft.status == DraftStatus.SUBMITTED, _open(), visible).group_by(Case.department_id))
-    for department_id, count in waiting:
-        lines[department_id].approvals = count
-    raised = db.session.execute(
+        .where(Draft.status == DraftStatus.SUBMITTED, _open(), visible),
         select(Case.department_id, func.count(Escalation.id)).join(Case, Case.id == Escalation.case_id)
-        .where(Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None), visible)
-        .group_by(Case.department_id))
-    for department_id, count in raised:
-        lines[department_id].escalations = count
-    return list(lines.values())
+        .where(Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None), visible),
+    )
+    for position, measure in enumerate(measures, start=2):
+        for department_id, count in db.session.execute(measure.group_by(Case.department_id)):
+            counts[department_id][position] = count
+    return {department_id: (a, b, c, d, e) for department_id, (a, b, c, d, e) in counts.items()}
+
+
+def department_summary(user: User, now: dt.datetime | None = None) -> list[DepartmentSummary]:
+    """The PR office's summary by department, as of the current minute. Its counts run over every open case, so
+    they are computed once per change of data and minute (incident.reports.kept) and shared by every view."""
+    minute = (now or utcnow()).replace(second=0, microsecond=0)
+    counts = kept.kept(("home-departments", kept.scope(user), minute), lambda: _department_counts(user, minute))
+    return [DepartmentSummary(d, *counts.get(d.id, (0, 0, 0, 0, 0)))
+            for d in db.session.scalars(select(Department).order_by(Department.name))]
 
 
 def home_for(user: User, now: dt.datetime | None = None) -> Home:

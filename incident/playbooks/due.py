@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, event, insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
-from incident.cases.models import Case, CaseStatus
+from incident.cases.models import OPEN_STATUSES, Case
 from incident.dates import utcnow
 from incident.playbooks.models import CaseStepDue, PlaybookVersion, StepEvent
 from incident.playbooks.states import PENDING, parse_stored, states_of
@@ -32,7 +32,7 @@ def _rows(connection: Connection, case_ids: list[int], now: dt.datetime) -> list
     """The case_step_due rows of these cases (open ones with a playbook) as their checklists say now."""
     cases = connection.execute(
         select(Case.id, Case.detected_at, Case.severity, Case.playbook_version)
-        .where(Case.id.in_(case_ids), Case.status != CaseStatus.CLOSED, Case.playbook_version.is_not(None))).all()
+        .where(Case.id.in_(case_ids), Case.status.in_(OPEN_STATUSES), Case.playbook_version.is_not(None))).all()
     if not cases:
         return []
     events: dict[int, list[Any]] = defaultdict(list)
@@ -60,7 +60,7 @@ def refresh(connection: Connection, case_ids: Iterable[int] | None = None) -> in
     """Rewrite the rows of these cases (every case when None); returns how many rows they have now."""
     if case_ids is None:
         connection.execute(delete(CaseStepDue))
-        ids = list(connection.scalars(select(Case.id).where(Case.status != CaseStatus.CLOSED).order_by(Case.id)))
+        ids = list(connection.scalars(select(Case.id).where(Case.status.in_(OPEN_STATUSES)).order_by(Case.id)))
     else:
         ids = sorted(set(case_ids))
     written, now = 0, utcnow()

@@ -108,6 +108,23 @@ def test_links_keep_the_filters_and_old_page_links_still_work(make, client, logi
     assert _titles(client.get(backward).text) == ["案件07", "案件06", "案件05"]
 
 
+def test_a_page_number_deeper_than_the_limit_starts_at_the_first_page_and_says_why(make, client, login, app):
+    """OFFSET reads every row before a page: old links deeper than MAX_PAGE_NUMBER open the first page."""
+    from incident.cases import queries
+
+    app.config["PER_PAGE"] = 1
+    responder = make.user()
+    _cases(make, responder, queries.MAX_PAGE_NUMBER + 2, severity="high")
+    login(responder)
+    deepest = client.get(f"/cases?page={queries.MAX_PAGE_NUMBER}").text
+    assert _titles(deepest) == ["案件02"] and "ページ番号で開けるのは" not in deepest
+    too_deep = client.get(f"/cases?page={queries.MAX_PAGE_NUMBER + 1}")
+    assert too_deep.status_code == 200
+    assert _titles(too_deep.text) == [f"案件{queries.MAX_PAGE_NUMBER + 1:02d}"]
+    assert f"ページ番号で開けるのは {queries.MAX_PAGE_NUMBER} ページまでです" in too_deep.text
+    assert "1 / " in too_deep.text
+
+
 @pytest.mark.parametrize("cursor", [
     "garbage", "%%%", "", "x" * 400,
     _token("newest", ["2026-04-01T00:05:00+00:00"]),  # no id

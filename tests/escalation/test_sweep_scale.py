@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import ORMExecuteState
 
 from incident.cases import service as cases
-from incident.cases.models import Note
+from incident.cases.models import Case, Note
 from incident.database import in_own_transaction, reads_first
 from incident.escalation import sweeping
 from incident.escalation.models import Escalation, EscalationNotice
@@ -30,17 +30,24 @@ def town(make):
             "admin": make.user("admin", make.department("hisho-koho", "秘書広報課"), name="広報")}
 
 
-def quiet_cases(town, make, n: int) -> dt.datetime:
-    """`n` acknowledged cases whose overdue steps were escalated and taken on: a sweep at the returned
-    moment has every case to look at and nothing to raise."""
+def late_steps_escalated(town, make, n: int, title: str) -> dt.datetime:
+    """`n` acknowledged medium cases whose late step (stay_calm) the sweep escalated; returns when it did."""
     opened = []
     for number in range(n):
-        case = make.case(town["responder"], severity="medium", title=f"静かな案件{number}")
+        case = make.case(town["responder"], severity="medium", title=f"{title}{number}")
         cases.acknowledge(town["supervisor"], case)
         opened.append(case)
     db.session.commit()
     now = max(c.created_at for c in opened) + dt.timedelta(minutes=91)  # stay_calm is overdue
     assert sweeping.sweep(now).raised == n
+    db.session.commit()
+    return now
+
+
+def quiet_cases(town, make, n: int) -> dt.datetime:
+    """`n` acknowledged cases whose overdue steps were escalated and taken on: a sweep at the returned
+    moment has every case to look at and nothing to raise."""
+    now = late_steps_escalated(town, make, n, "静かな案件")
     db.session.execute(update(Escalation).values(acknowledged_at=now, next_at=None))
     db.session.commit()
     return now
@@ -68,6 +75,42 @@ def test_a_quiet_sweep_costs_the_same_for_20_and_200_cases(town, make, count_que
     # Smaller batches cost a fixed number of statements each.
     batched, _ = statements(count_queries, max(now, make_more), batch_size=50)
     assert batched <= large + 3 * 8, (large, batched)
+
+
+def unanswered_step_alarms(town, make, n: int, title: str) -> dt.datetime:
+    """`n` acknowledged cases whose overdue-step escalation went unanswered up to the last level (the PR office
+    was told, and `repeat` is off): each stays open while its step is late, and a sweep at the returned moment
+    has nothing to do with them."""
+    now = late_steps_escalated(town, make, n, title)
+    last = len(sweeping.rules().levels) - 1
+    db.session.execute(update(Escalation).where(Escalation.trigger == "step_overdue")
+                       .values(level=last, next_at=None))
+    db.session.commit()
+    return now + dt.timedelta(minutes=1)
+
+
+def test_open_step_alarms_still_due_cost_nothing_per_case(town, make, count_queries):
+    """An unanswered step escalation whose step is still late is not re-read every minute: case_step_due tells
+    the sweep which checklists can have changed, so 5 and 40 such cases cost the same, in batches of 5."""
+    now = unanswered_step_alarms(town, make, 5, "未応答")
+    small, report = statements(count_queries, now, batch_size=5)
+    assert (report.raised, report.climbed, report.resolved) == (0, 0, 0)
+    later = unanswered_step_alarms(town, make, 35, "未応答多数")
+    large, report = statements(count_queries, later, batch_size=5)
+    assert (report.raised, report.climbed, report.resolved) == (0, 0, 0)
+    assert large == small, (small, large)
+    assert db.session.scalar(select(func.count()).select_from(Escalation).where(
+        Escalation.trigger == "step_overdue", Escalation.resolved_at.is_(None))) == 40
+    # The one whose step gets done among them is still found and resolved by the next sweep.
+    from incident.playbooks import service as playbooks
+    done = db.session.scalars(select(Escalation).where(Escalation.trigger == "step_overdue")
+                              .order_by(Escalation.id)).first()
+    playbooks.complete_step(town["responder"], db.session.get(Case, done.case_id), "stay_calm")
+    db.session.commit()
+    report = sweeping.sweep(later + dt.timedelta(minutes=1), batch_size=5)
+    db.session.commit()
+    assert (report.raised, report.resolved) == (0, 1)
+    assert db.session.get(Escalation, done.id).resolved_at is not None
 
 
 def test_a_case_that_falls_due_in_a_quiet_crowd_is_still_raised(town, make, count_queries):

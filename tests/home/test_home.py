@@ -205,6 +205,27 @@ def test_the_pr_office_sees_every_department_with_a_summary(w):
     assert lines["hisho-koho"].overdue_steps == 0
 
 
+def test_the_pr_office_summary_is_counted_once_per_change_and_minute(w, make, count_queries):
+    """Its grouped counts read every open case: a second view with nothing changed reuses them (two queries:
+    the data's version and the departments), and any change or the next minute counts again."""
+    now = utcnow().replace(second=0, microsecond=0)
+    first = {line.department.code: line.open_cases for line in home.department_summary(w.admin, now)}
+    with count_queries() as counter:
+        again = home.department_summary(w.admin, now + dt.timedelta(seconds=59))
+    assert counter.count == 2
+    assert {line.department.code: line.open_cases for line in again} == first == {
+        "bousai": 3, "kanko": 1, "hisho-koho": 0}
+    make.case(w.responder_b, title="観光の新しい案件")
+    changed = {line.department.code: line.open_cases for line in home.department_summary(w.admin, now)}
+    assert changed["kanko"] == 2
+    with count_queries() as counter:
+        home.department_summary(w.admin, now + dt.timedelta(minutes=1))
+    assert counter.count > 2
+    # One person's summary never serves another: a supervisor sees only what they may see.
+    assert {line.department.code: line.open_cases for line in home.department_summary(w.supervisor_b, now)}[
+        "bousai"] == 0
+
+
 def test_a_final_notice_settles_what_is_owed_and_an_answer_ends_the_follow_up(w):
     sent_at = (utcnow() - dt.timedelta(days=1)).isoformat()
     final = _draft(w.responder_a, w.mine, "final_notice")
@@ -272,6 +293,21 @@ def test_the_home_page_counts_are_in_the_text_and_link_to_the_fuller_lists(w, cl
         page = client.get(f"/home/{block}")
         assert page.status_code == 200 and "観光の秘密の案件" not in page.text
     assert client.get("/home/everything").status_code == 404
+
+
+def test_counts_stop_at_the_cap_and_say_so(w, client, login, monkeypatch):
+    """Counting stops past COUNT_CAP: the block says "N 件以上" rather than a number it did not count."""
+    page = home.home_for(w.supervisor_a)
+    assert page.approvals.count == 2 and not page.approvals.capped
+    monkeypatch.setattr(home, "COUNT_CAP", 1)
+    page = home.home_for(w.supervisor_a)
+    assert page.approvals.count == 2 and page.approvals.capped and page.steps.capped
+    text = login(w.supervisor_a).get("/").text
+    assert re.search(r'id="h-approvals">自分の承認を待っている文案 <span class="block-count">（1 件以上）', text)
+    steps = client.get("/home/steps").text
+    assert "件以上）" in steps and "（1 件以上）" in steps
+    monkeypatch.setattr(home, "COUNT_CAP", 1000)
+    assert "（1 件以上）" not in client.get("/").text
 
 
 def test_the_pr_office_home_has_the_department_table(w, client, login):

@@ -2,6 +2,8 @@
 (one query), any audited change computes them again, and one person's figures never serve another."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from incident.auth.service import all_departments
@@ -67,3 +69,14 @@ def test_a_department_filter_is_part_of_the_key(city, make, computed):
     assert metrics_cache.report(city.admin, everything, departments).total.opened == 1
     assert metrics_cache.report(city.admin, one, departments).total.opened == 0
     assert len(computed) == 2
+
+
+def test_an_escalation_the_sweep_raises_counts_at_the_next_view(city, make, computed):
+    """The sweep writes no audit row, but a timeline entry: that is a change of data too."""
+    from incident.escalation import sweeping
+
+    case = make.case(city.responder_a, severity="high")
+    assert _report(city.admin).total.escalations == 0
+    assert sweeping.sweep(case.created_at + dt.timedelta(minutes=16)).raised == 1
+    db.session.commit()
+    assert _report(city.admin).total.escalations == 1 and len(computed) == 2
