@@ -36,6 +36,14 @@ def format_datetime(value: dt.datetime | None) -> str:
     return to_tokyo(value).strftime("%Y-%m-%d %H:%M")
 
 
+def machine_time(value: dt.datetime | None) -> str:
+    """A time for HTML's <time datetime>: Asia/Tokyo to the second with its offset (the attribute allows at most
+    milliseconds, so Python's microseconds would make it unreadable); empty for None."""
+    if value is None:
+        return ""
+    return to_tokyo(value).isoformat(timespec="seconds")
+
+
 def tokyo_year(value: dt.datetime) -> int:
     """The calendar year of a moment as seen in Japan (case numbers are per Japanese year)."""
     return to_tokyo(value).year

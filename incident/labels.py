@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 predates WTForms 3.3's SelectChoice
+from wtforms.widgets import Select
 
 from incident.accounts.models import FAKE_STATE_LABELS, OPERATOR_LABELS, PLATFORM_LABELS  # noqa: F401
 from incident.auth.models import Role
@@ -204,3 +206,15 @@ def options(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
 def choices(labels: dict) -> list[SelectChoice]:
     """Select-box options for an enum's labels, in enum order."""
     return options((member.value, label) for member, label in labels.items())
+
+
+class RequiredSelect(Select):
+    """A select box whose first option is an empty 「選んでください」 when its field is required: HTML asks a
+    required select for such a placeholder, and a choice nobody made is then refused rather than taken."""
+
+    def __call__(self, field: Any, **kwargs: Any) -> Markup:
+        markup = super().__call__(field, **kwargs)
+        if not field.flags.required:
+            return markup
+        head, end, rest = str(markup).partition(">")
+        return Markup(f'{head}{end}<option value="">{escape(_l("選んでください"))}</option>{rest}')

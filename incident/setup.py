@@ -20,7 +20,7 @@ from incident.audit.service import new_request_id
 from incident.auth import sessions
 from incident.boundary import abandon
 from incident.database import MAX_ID
-from incident.dates import format_datetime, parse_iso
+from incident.dates import format_datetime, machine_time, parse_iso
 from incident.extensions import babel, csrf, db, login_manager, migrate
 from incident.text import render_markdown
 
@@ -181,6 +181,7 @@ def _plain_lazy(value: Any) -> Any:
 
 def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["machine_time"] = machine_time
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["isodatetime"] = lambda text: format_datetime(parse_iso(text)) if text else ""
     app.jinja_env.globals.update(

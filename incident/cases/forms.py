@@ -25,9 +25,9 @@ class CaseForm(FlaskForm):
     """The fields of a case; the service re-checks every rule."""
 
     kind = SelectField(_l("種別"), choices=labels.choices(labels.KIND_LABELS),
-                       validators=[InputRequired(_REQUIRED)])
+                       validators=[InputRequired(_REQUIRED)], widget=labels.RequiredSelect())
     severity = SelectField(_l("重大度"), choices=labels.choices(labels.SEVERITY_LABELS),
-                           default="medium", validators=[InputRequired(_REQUIRED)])
+                           default="medium", validators=[InputRequired(_REQUIRED)], widget=labels.RequiredSelect())
     title = StringField(_l("件名"), validators=[DataRequired(_REQUIRED), Length(max=TITLE_MAX)])
     description = TextAreaField(_l("概要（Markdown）"), validators=[Length(max=DESCRIPTION_MAX)])
     platform = SelectField(_l("媒体"), choices=[], validators=[Optional()])
@@ -75,7 +75,7 @@ class StatusForm(ReviewForm):
     """A status change with an optional (sometimes required) reason; closing also takes the review."""
 
     status = SelectField(_l("新しい状態"), choices=labels.choices(labels.STATUS_LABELS),
-                         validators=[InputRequired(_REQUIRED)])
+                         validators=[InputRequired(_REQUIRED)], widget=labels.RequiredSelect())
     reason = TextAreaField(_l("理由"), validators=[Length(max=1000)])
     waive_open_steps = BooleanField(_l("残りの必須手順をこの理由で免除して終了する（所属長）"))
 

@@ -38,11 +38,12 @@ def four(city, make):
 def test_the_forms_offer_critical_first(city, make, client, login):
     login(city.responder_a)
     new = html(client.get("/cases/new"))
-    assert option_values(new, "severity") == ["critical", "high", "medium", "low"]
+    # The empty 「選んでください」 a required select starts with (HTML), then critical first.
+    assert option_values(new, "severity") == ["", "critical", "high", "medium", "low"]
     assert re.search(r'<option[^>]*value="critical"[^>]*>緊急</option>', new)
     case = make.case(city.responder_a, severity="critical")
     edit = html(client.get(f"/cases/{case.id}/edit"))
-    assert option_values(edit, "severity") == ["critical", "high", "medium", "low"]
+    assert option_values(edit, "severity") == ["", "critical", "high", "medium", "low"]
     assert re.search(r'<option[^>]*selected[^>]*value="critical"|<option[^>]*value="critical"[^>]*selected', edit)
 
 
