@@ -39,3 +39,10 @@ document.addEventListener("click", function (event) {
     done();
   }
 });
+
+// Where the user acts: a refused form's error summary takes the focus (it is announced and links to each
+// field); after adding a note, the new note does (it says it was added).
+document.addEventListener("DOMContentLoaded", function () {
+  var target = document.getElementById("error-summary") || document.querySelector("[data-just-added]");
+  if (target) target.focus();
+});

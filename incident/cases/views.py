@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 
 from incident import boundary, labels, policy
 from incident.accounts.service import all_accounts
@@ -136,7 +137,8 @@ def new_case():
             flash(_("案件 %(number)s を登録しました。", number=case.number), "success")
             return redirect(url_for("cases.show", case_id=case.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("cases/new.html", form=form, can_assign=can_assign), status
+    return render_template("cases/new.html", form=form, can_assign=can_assign,
+                           error_forms=[form] if form.errors else []), status
 
 
 def _render_case(case_id: int, status: int = 200, **forms: Any):
@@ -163,6 +165,7 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
     reviews = case_review.reviews_of(case)
     return render_template(
         "cases/show.html",
+        error_forms=[f for f in forms.values() if isinstance(f, FlaskForm) and f.errors],
         case=case,
         events=events,
         hidden_events=hidden_events,
@@ -172,6 +175,7 @@ def _render_case(case_id: int, status: int = 200, **forms: Any):
         corrected_by=corrected_by,
         note_form=note_form,
         correction_note_id=forms.get("correction_note_id"),
+        added_note_id=request.args.get("added", type=int),
         correction_form=forms.get("correction_form"),
         status_form=status_form,
         assign_form=assign_form,
@@ -274,7 +278,8 @@ def add_note(case_id: int):
     except ValidationFailed as exc:
         boundary.refuse(exc, form)
         return _render_case(case_id, 422, note_form=form)
-    return redirect(url_for("cases.show", case_id=case.id, _anchor=f"note-{note.id}"))
+    # The page opens at the new note, which says it was added (role=status) and takes the focus (static/app.js).
+    return redirect(url_for("cases.show", case_id=case.id, added=note.id, _anchor=f"note-{note.id}"))
 
 
 @bp.route("/cases/<int:case_id>/notes/<int:note_id>/correct", methods=["GET", "POST"])

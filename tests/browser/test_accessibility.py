@@ -62,17 +62,24 @@ def city(make, password):
     fake, _created = fakes.record_fake(responder, {"platform": "instagram", "url": "https://www.instagram.com/ishinomaki_kanko_fake"},
                                        case)
     db.session.commit()
-    return {"email": admin.email, "password": password, "case": case.id, "draft": draft.id, "fake": fake.id, "account": account.id}
+    return {"responder": responder.email, "admin": admin.email, "password": password, "case": case.id,
+            "draft": draft.id, "fake": fake.id, "account": account.id}
 
 
-def _pages(city) -> list[str]:
+def _pages(city) -> dict[str, list[str]]:
+    """The pages each person opens: the responder works the case (every form on its pages), the PR office
+    also has the registry and the administration pages."""
     case, draft = city["case"], city["draft"]
-    return [
-        "/", "/cases", "/cases/new", f"/cases/{case}", f"/cases/{case}/drafts/{draft}",
-        f"/cases/{case}/drafts/{draft}/print", f"/cases/{case}/report", "/queue", "/search?q=偽",
-        "/fakes", f"/fakes/{city['fake']}", "/accounts", f"/accounts/{city['account']}", "/public/accounts",
-        "/metrics", "/notifications", "/settings", "/admin/users", "/audit", "/admin/outbox", "/no-such-page",
-    ]
+    return {
+        "responder": [
+            "/", "/cases", "/cases/new", f"/cases/{case}", f"/cases/{case}/drafts/{draft}",
+            f"/cases/{case}/drafts/{draft}/print", f"/cases/{case}/report", "/queue", "/search?q=偽", "/fakes",
+            f"/fakes/{city['fake']}", "/accounts", f"/accounts/{city['account']}", "/metrics", "/notifications",
+            "/settings",
+        ],
+        "admin": ["/", f"/cases/{case}", "/public/accounts", "/admin/users", "/audit", "/admin/outbox",
+                  "/no-such-page"],
+    }
 
 
 def _violations(axe, page) -> list[str]:
@@ -92,27 +99,28 @@ def test_every_main_page_passes_axe_and_fits_the_screen(city, serve, new_page, p
     axe = Axe()
     base = serve()
     phone = viewport is not DESKTOP
-    page = new_page(viewport=viewport, is_mobile=phone)
-    page.goto(f"{base}/login?lang={lang}")
     problems: dict[str, list[str]] = {}
-    found = _violations(axe, page)
-    if found:
-        problems["/login"] = found
-    page.locator("input[name=email]").fill(city["email"])
-    page.locator("input[name=password]").fill(password)
-    with page.expect_navigation():
-        page.locator("input[name=password]").press("Enter")
-    for path in _pages(city):
-        page.goto(base + path)
-        assert page.locator("html").get_attribute("lang") == lang, path
+    for who, paths in _pages(city).items():
+        page = new_page(viewport=viewport, is_mobile=phone)  # a context (cookies) of its own
+        page.goto(f"{base}/login?lang={lang}")
         found = _violations(axe, page)
-        if phone:
-            try:
-                no_sideways_scroll(page, viewport["width"])
-            except AssertionError as failure:
-                found.append(f"scrolls sideways: {failure}")
         if found:
-            problems[path] = found
+            problems["/login"] = found
+        page.locator("input[name=email]").fill(city[who])
+        page.locator("input[name=password]").fill(password)
+        with page.expect_navigation():
+            page.locator("input[name=password]").press("Enter")
+        for path in paths:
+            page.goto(base + path)
+            assert page.locator("html").get_attribute("lang") == lang, path
+            found = _violations(axe, page)
+            if phone:
+                try:
+                    no_sideways_scroll(page, viewport["width"])
+                except AssertionError as failure:
+                    found.append(f"scrolls sideways: {failure}")
+            if found:
+                problems[f"{path} [{who}]"] = found
     assert problems == {}, "\n".join(f"{path}: {line}" for path, lines in problems.items() for line in lines)
 
 
@@ -193,13 +201,16 @@ def test_every_main_page_is_valid_html(city, client, lang):
         return client.get(path)
 
     problems = {"/login": html_problems(get(f"/login?lang={lang}").text)}
-    response = client.post("/login", data={"email": city["email"], "password": city["password"]})
-    assert response.status_code == 302
-    for path in _pages(city):
-        response = get(path)
-        assert response.status_code == (404 if path == "/no-such-page" else 200), path
-        assert f'<html lang="{lang}">' in response.text, path
-        problems[path] = html_problems(response.text)
+    for who, paths in _pages(city).items():
+        client.post("/logout")
+        get(f"/login?lang={lang}")
+        response = client.post("/login", data={"email": city[who], "password": city["password"]})
+        assert response.status_code == 302
+        for path in paths:
+            response = get(path)
+            assert response.status_code == (404 if path == "/no-such-page" else 200), path
+            assert f'<html lang="{lang}">' in response.text, path
+            problems[f"{path} [{who}]"] = html_problems(response.text)
     problems = {path: found for path, found in problems.items() if found}
     assert problems == {}, "\n".join(f"{path}: {line}" for path, lines in problems.items() for line in lines)
 
@@ -213,3 +224,164 @@ def test_an_error_page_says_what_went_wrong_in_its_title(client, make, login):
     flask_babel.refresh()  # the test's app context keeps the first request's language otherwise
     english = client.get("/no-such-page?lang=en")
     assert re.search(r"<title>Page not found \(404\)", english.text)
+
+
+FOCUS_RING = """() => {
+  const rgb = (s) => s.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+  const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const behind = (el) => {
+    for (let e = el.parentElement; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const el = document.activeElement, style = getComputedStyle(el);
+  return {what: `${el.tagName.toLowerCase()} ${(el.textContent || el.name || el.id || "").trim().slice(0, 30)}`,
+          style: style.outlineStyle, width: parseFloat(style.outlineWidth),
+          ratio: contrast(rgb(style.outlineColor), behind(el))};
+}"""
+
+
+@pytest.mark.browser
+def test_the_focus_ring_stands_out_from_every_background(city, serve, new_page, log_in):
+    """Tabbing through home and a case page, every focused control shows an outline at least 2 px wide whose
+    colour has 3:1 against what is behind it (the dark header included)."""
+    base = serve()
+    page = new_page()
+    log_in(page, base, city["responder"])
+    weak = []
+    for path in ("/", f"/cases/{city['case']}"):
+        page.goto(base + path)
+        seen = 0
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            ring = page.evaluate(FOCUS_RING)
+            if ring["what"].startswith("body"):
+                break
+            seen += 1
+            if ring["style"] == "none" or ring["width"] < 2 or ring["ratio"] < 3:
+                weak.append(f"{path} {ring}")
+        assert seen >= 20, path
+    assert weak == []
+
+
+# ---- messages where the user acts ------------------------------------------------------------------------
+
+
+def test_a_refused_form_puts_an_error_summary_first_and_says_so_in_the_title(city, client, make):
+    """A note or a new case that cannot be saved: the page title starts 「入力エラー：」 and an alert at the top
+    links to each field in error (by the id the field really has)."""
+    responder = client.post("/login", data={"email": city["responder"], "password": city["password"]})
+    assert responder.status_code == 302
+    refused = client.post(f"/cases/{city['case']}/notes", data={"body": "   "})
+    assert refused.status_code == 422
+    assert re.search(r"<title>入力エラー：", refused.text)
+    summary = re.search(r'<div class="error-summary" id="error-summary" role="alert" tabindex="-1".*?</div>',
+                        refused.text, re.S)
+    assert summary is not None
+    links = re.findall(r'<a href="#([\w-]+)">([^<]+)</a>', summary.group(0))
+    assert [target for target, _text in links] == ["body"] and "入力してください" in links[0][1]
+    [field] = [tag for tag in re.findall(r"<textarea[^>]*>", refused.text) if 'id="body"' in tag]
+    assert 'aria-invalid="true"' in field
+    assert refused.text.index("error-summary") < refused.text.index('id="h-notes"')
+    new_case = client.post("/cases/new", data={"title": "", "kind": ""})
+    assert new_case.status_code == 422 and re.search(r"<title>入力エラー：", new_case.text)
+    targets = re.findall(r'<li><a href="#([\w-]+)">', new_case.text)
+    assert {"title", "kind"} <= set(targets)
+    for target in targets:
+        assert f'id="{target}"' in new_case.text
+    # A page without errors has neither.
+    fine = client.get(f"/cases/{city['case']}")
+    assert "入力エラー" not in fine.text and "error-summary" not in fine.text
+
+
+@pytest.mark.browser
+def test_the_user_is_taken_to_the_error_and_to_the_note_they_added(city, serve, new_page, log_in):
+    base = serve()
+    page = new_page(viewport=PHONE, is_mobile=True)
+    log_in(page, base, city["responder"])
+    page.goto(f"{base}/cases/{city['case']}")
+    page.locator("form.add-note button[type=submit]").click()
+    page.wait_for_load_state()
+    focused = page.evaluate("document.activeElement.id")
+    assert focused == "error-summary"
+    assert page.locator("#error-summary").is_visible() and page.title().startswith("入力エラー：")
+    page.locator("#error-summary a").first.click()
+    assert page.evaluate("document.activeElement.id") == "body"
+    page.locator("#body").fill("電話で確認した。")
+    page.locator("form.add-note button[type=submit]").click()
+    page.wait_for_load_state()
+    added = page.locator("[data-just-added]")
+    assert added.evaluate("node => node === document.activeElement")
+    status = added.get_by_role("status")
+    assert status.inner_text() == "メモを追加しました。" and status.is_visible()
+    assert "電話で確認した。" in added.inner_text()
+    top = added.evaluate("node => node.getBoundingClientRect().top")
+    assert 0 <= top < PHONE["height"]  # on screen, where the user is looking
+
+
+def test_a_draft_step_offers_no_button_that_would_always_fail(city, client):
+    """A step only its draft completes (the takedown request) links to the drafts instead; a step a person
+    completes keeps its form. Repeated controls are told apart by the step they belong to."""
+    client.post("/login", data={"email": city["responder"], "password": city["password"]})
+    page = client.get(f"/cases/{city['case']}").text
+    steps = f"/cases/{city['case']}/steps"
+    assert f'action="{steps}/takedown_request/complete"' not in page
+    assert f'action="{steps}/record_fake_account/complete"' in page
+    takedown = page[page.index('id="step-takedown_request"'):]
+    assert "自動で完了します" in takedown[:3000] and 'href="#drafts"' in takedown[:3000]
+    names = re.findall(r'<summary>記録する<span class="visually-hidden">：([^<]+)</span></summary>', page)
+    assert len(names) == len(set(names)) >= 3
+
+
+# ---- the keyboard alone ------------------------------------------------------------------------------------
+
+
+def _tab_to(page, test: str, limit: int) -> int:
+    """Press Tab until the focused element passes `test` (JavaScript taking the element); how many presses."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(el => {test})(document.activeElement)"):
+            return presses
+    raise AssertionError(f"{test} not reached in {limit} presses of Tab")
+
+
+@pytest.mark.browser
+def test_a_responder_works_a_case_with_the_keyboard_alone(city, serve, new_page, password):
+    """Log in, open the case from home, add a note and complete a step, pressing keys only."""
+    base = serve()
+    page = new_page()
+    page.goto(f"{base}/login")
+    _tab_to(page, "el.name === 'email'", 10)
+    page.keyboard.type(city["responder"])
+    _tab_to(page, "el.name === 'password'", 3)
+    page.keyboard.type(password)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url == f"{base}/"
+    _tab_to(page, "el.tagName === 'A' && el.textContent.includes('観光課のなりすましアカウント')", 80)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url == f"{base}/cases/{city['case']}"
+    _tab_to(page, "el.id === 'body'", 200)
+    page.keyboard.type("キーボードだけで記録した。")
+    _tab_to(page, "el.type === 'submit'", 3)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    added = page.locator("[data-just-added]")
+    assert added.evaluate("node => node === document.activeElement")
+    assert "キーボードだけで記録した。" in added.inner_text()
+    # The genuine account's step, with the official account's URL.
+    _tab_to(page, "el.tagName === 'SUMMARY' && el.textContent.includes('記録する') "
+                  "&& el.closest('#step-link_genuine_account') !== null", 200)
+    page.keyboard.press("Enter")  # opens the step's form
+    _tab_to(page, "el.id === 'url-link_genuine_account'", 3)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(LONG_URL)
+    _tab_to(page, "el.type === 'submit'", 3)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "state-done" in page.locator("#step-link_genuine_account").get_attribute("class")

@@ -246,8 +246,12 @@ def test_a_responder_told_at_the_assignee_level_sees_it_on_the_queue(town, make,
 
 
 def unread_badge(page: str) -> str | None:
-    match = re.search(r'<span class="count" aria-label="[^"]*">(\d+)</span>', page)
-    return match.group(1) if match else None
+    match = re.search(r'<span class="count"><span aria-hidden="true">(\d+)</span>'
+                      r'<span class="visually-hidden">未読 (\d+) 件</span></span>', page)
+    if match is None:
+        return None
+    assert match.group(1) == match.group(2)  # what is seen is what is read out
+    return match.group(1)
 
 
 def test_header_count_list_open_and_read_all(town, make, client, login):
