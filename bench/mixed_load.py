@@ -13,9 +13,7 @@ import json
 import os
 import random
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,17 +32,10 @@ from incident.auth.tokens import create_token
 from incident.cases.models import Case, CaseStatus
 from incident.cases.queries import MAX_PAGE_NUMBER
 from incident.extensions import db
+from incident.loopback import gunicorn
 
-BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
 THREADS = 16
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)" name="csrf_token"')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 class Client:
@@ -141,36 +132,14 @@ def load(cases: int, folder: Path, seconds: float) -> bool:
         db.session.commit()
         uri = str(db.engine.url.render_as_string(hide_password=False))
         db.engine.dispose()
-    port = _free_port()
     env = {**os.environ, "DATABASE_URL": uri, "INCIDENT_SECRET_KEY": "bench-load-secret",
            "INCIDENT_INSTANCE_PATH": str(folder), "INCIDENT_ENV": "development"}
     log = folder / "gunicorn.log"  # the tracebacks of the errors, shown after the figures
-    with log.open("w") as output:
-        server = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "4", "--bind", f"{HOST}:{port}",
-                                   "--timeout", "60", "--log-level", "warning", "incident:create_app()"],
-                                  env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/login", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.3)
+    with log.open("w") as output, gunicorn(env, output) as base:
         deep = min(MAX_PAGE_NUMBER, max(1, int(cases / 25 * 0.9)))  # deeper page numbers open the first page
         started = time.perf_counter()
         times, errors, count = _run(base, users, visible, open_cases, deep, seconds)
         elapsed = time.perf_counter() - started
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(15)
     p95 = statistics.quantiles(times, n=20)[18] if len(times) >= 2 else 0.0
     shown = ", ".join(f"{status}: {n}" for status, n in sorted(errors.items())) or "none"
     print(f"{cases:>8,} cases  {count / elapsed:7.1f} req/s  median {statistics.median(times):7.1f} ms  "

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,24 +27,18 @@ from sqlalchemy import func, select
 
 from incident import create_app
 from incident.extensions import db
+from incident.loopback import HOST, free_port, gunicorn
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("INCIDENT_TEST_DATABASE_URL", "").strip()),
     reason="SQLite's database-wide write lock is what these tests are about; the PostgreSQL pass has none",
 )
 
-HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
 #: How long the mixed load runs (bounded, and it stops by itself).
 LOAD_SECONDS = 8
 #: A writer from outside must get the write lock within this while a long job runs.
 OUTSIDE_WAIT_S = 1.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def _outside_write(path: Path) -> float:
@@ -134,7 +127,7 @@ def test_mail_delivery_does_not_hold_the_write_lock_while_sending(app, make):
     from incident.notifications import mailer
     from incident.notifications.models import OutboxMail
 
-    port = _free_port()
+    port = free_port()
     handler = _SlowSMTP()
     controller = Controller(handler, hostname=HOST, port=port)
     controller.start()
@@ -197,31 +190,13 @@ def served(schema_source: str, tmp_path: Path):
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "4", "--bind", f"{HOST}:{port}", "--timeout", "60",
-         "--log-level", "warning", "incident:create_app()"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/login", timeout=2).close()
-                break
-            except OSError:  # not listening yet (URLError, refused), or still booting (timed out)
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError("gunicorn did not start:\n" + (server.stdout.read() if server.poll() is not None else "")) from None
-                time.sleep(0.2)
-        yield {"base": base, "tokens": tokens, "case_ids": case_ids, "env": env, "database": database}
-    finally:
-        server.terminate()
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("w") as log:
         try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(15)
-        server.stdout.close()
+            with gunicorn(env, log, start_within=30) as base:
+                yield {"base": base, "tokens": tokens, "case_ids": case_ids, "env": env, "database": database}
+        except RuntimeError as failure:
+            raise AssertionError(f"{failure}:\n{log_path.read_text()}") from None
 
 
 def _call(base: str, method: str, path: str, token: str, body: dict | None = None) -> int:

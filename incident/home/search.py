@@ -81,7 +81,7 @@ def _entries(actor: User, terms: Sequence[str], *, before: int | None, limit: in
              .outerjoin(Case, Case.id == SearchEntry.case_id).where(_visible(actor)).limit(limit))
     if sources:
         query = query.where(SearchEntry.source.in_(sources))
-    narrowed = matching(query, terms, before=before)
+    narrowed = matching(query, terms, before=before, page_size=limit)
     return [] if narrowed is None else list(db.session.execute(narrowed))
 
 

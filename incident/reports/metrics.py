@@ -135,29 +135,24 @@ def _parse_month(raw: str) -> dt.date | None:
     return dt.date(int(match[1]), int(match[2]), 1)
 
 
+def _month_arg(args: Mapping[str, Any], name: str, errors: dict[str, Any]) -> dt.date | None:
+    """The month given as argument `name` (YYYY-MM); None when absent, or invalid (noted in `errors`)."""
+    raw = str(args.get(name) or "")
+    parsed = _parse_month(raw) if raw else None
+    if raw and parsed is None:
+        errors[name] = _l("月を「2026-04」の形で入力してください。")
+    return parsed
+
+
 def filters_from_args(args: Mapping[str, Any], department_codes: Iterable[str],
                       today: dt.date | None = None) -> tuple[MetricsFilters, dict[str, Any]]:
     """The filters from query arguments (`from`, `to` as YYYY-MM; `department` as a code), and the
     errors by field name; a missing value takes its default."""
     default = default_period(today)
     errors: dict[str, Any] = {}
-    first, last = default.first, default.last
-    raw_to = str(args.get("to") or "")
-    raw_from = str(args.get("from") or "")
-    if raw_to:
-        parsed = _parse_month(raw_to)
-        if parsed is None:
-            errors["to"] = _l("月を「2026-04」の形で入力してください。")
-        else:
-            last = parsed
-            if not raw_from:
-                first = default_period(last).first
-    if raw_from:
-        parsed = _parse_month(raw_from)
-        if parsed is None:
-            errors["from"] = _l("月を「2026-04」の形で入力してください。")
-        else:
-            first = parsed
+    last = _month_arg(args, "to", errors) or default.last
+    first = _month_arg(args, "from", errors) or (
+        default_period(last).first if args.get("to") and not args.get("from") else default.first)
     if not errors and first > last:
         errors["from"] = _l("開始の月は終了の月以前にしてください。")
     elif not errors and (last.year * 12 + last.month) - (first.year * 12 + first.month) >= MAX_MONTHS:

@@ -15,6 +15,7 @@ from incident.drafts import service as drafts
 from incident.extensions import db
 from incident.fakes import service as fakes
 from incident.home import search
+from incident.search import match
 from incident.search.models import SearchEntry
 
 #: One word per searchable field, each of characters used nowhere else in the data.
@@ -155,6 +156,49 @@ def test_older_results_are_paged_without_overlap(w, make):
     assert len(first_hits) == search.WINDOW and len(second_hits) == 7 and second.next_before is None
     assert not set(first_hits) & set(second_hits)
     assert first_hits == sorted(first_hits, reverse=True) and max(second_hits) < min(first_hits)
+
+
+@pytest.mark.parametrize("q", ["鰤", "鰤網", "鰤網漁", "buri"])
+@pytest.mark.parametrize("path", ["index", "recent entries", "recent entries, then index"])
+def test_a_common_word_gives_the_newest_texts_the_user_may_see(w, count_queries, monkeypatch, q, path):
+    """PostgreSQL looks for a common word's page among the newest entries, one by one, and in the index only
+    when they hold too few: the same pages as from the index, newest first, and nothing of another department
+    (SQLite, which has its own way, must give the same)."""
+    city = w.city
+    monkeypatch.setattr(match, "MAX_INDEXED", 10**9 if path == "index" else 0)
+    monkeypatch.setattr(match, "RECENT_ENTRIES", 3 if path.endswith("then index") else 10**9)
+    for n in range(search.WINDOW + 5):
+        # Department B's texts are the newest: a walk that skipped the rule would show them first.
+        cases.add_note(city.responder_a, w.case, f"鰤網漁の BURI 水揚げ {n}")
+        cases.add_note(city.responder_b, w.other, f"鰤網漁の buri 水揚げ {n}")
+    db.session.commit()
+
+    def pages(user) -> list[list[int]]:
+        first = search.search(user, q)
+        second = search.search(user, q, before=first.next_before) if first.next_before else None
+        return [[h.source_id for r in page.results for h in r.hits] for page in (first, second) if page]
+
+    def notes(*case_ids: int) -> list[int]:
+        return list(db.session.scalars(select(SearchEntry.source_id).where(
+            SearchEntry.source == "note", SearchEntry.case_id.in_(case_ids), SearchEntry.body.contains("鰤網漁"))
+            .order_by(SearchEntry.id.desc())))
+
+    mine = pages(city.responder_a)
+    assert [hit for page in mine for hit in page] == notes(w.case.id)
+    assert [len(page) for page in mine] == [search.WINDOW, 5]
+    latest = cases.add_note(city.responder_a, w.case, "鰤網漁の BURI 最新")  # found before any commit too
+    with count_queries() as counter:
+        assert search.search(city.responder_a, q).results[0].hits[0].source_id == latest.id
+    if db.engine.dialect.name == "postgresql" and path == "recent entries":
+        # The texts came from the newest entries: no statement sorted the entries holding the word found in an
+        # index (pg_trgm's LIKE, the pairs' @@; an unsorted lookup of MAX_INDEXED + 1 says whether it is common)
+        # but the query for matching cases (source IN): none among the newest entries, it falls back to the index.
+        assert not [sql for sql in counter.statements if ("LIKE" in sql.upper() or "incident_pairs" in sql)
+                    and "ORDER BY" in sql and "search_entry.source IN" not in sql]
+    db.session.rollback()
+    every = notes(w.case.id, w.other.id)  # the PR office's: grouped by case on the page, hence sorted here
+    assert [sorted(page, reverse=True) for page in pages(city.admin)] == [every[:search.WINDOW],
+                                                                          every[search.WINDOW:2 * search.WINDOW]]
 
 
 @pytest.mark.parametrize("q", ['"', '""', "*", "鰻*", "NEAR(鰻 丼)", "a AND", "(", "'", "\\", "%", "_",
