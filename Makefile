@@ -56,16 +56,23 @@ lint: setup
 	$(BIN)/ruff check incident tests bench
 	$(BIN)/mypy
 
-# The suite runs on SQLite, then again on PostgreSQL when INCIDENT_TEST_DATABASE_URL is set
-# (.ci/run sets it; under CI=true it must be set). Browser tests run in the SQLite pass.
+# The suite runs on SQLite, and again on PostgreSQL when INCIDENT_TEST_DATABASE_URL is set (.ci/run sets it;
+# under CI=true it must be set). Browser tests run in the SQLite pass. The two passes run side by side, one per
+# core (CI has two); the PostgreSQL pass's output is printed after the SQLite pass's.
 test: setup lint
-	INCIDENT_TEST_DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$INCIDENT_TEST_DATABASE_URL" ]; then \
-	  echo "== the same suite on PostgreSQL =="; \
-	  $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS) || exit 1; \
+	  pglog=$$(mktemp /tmp/incident-pg-pass.XXXXXX); \
+	  $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS) > $$pglog 2>&1 & pgpass=$$!; \
+	  echo "== SQLite pass (the PostgreSQL pass runs beside it; its output follows) =="; \
+	  INCIDENT_TEST_DATABASE_URL= $(BIN)/python -m pytest $(PYTEST_ARGS); sqlite=$$?; \
+	  wait $$pgpass; postgres=$$?; \
+	  echo "== the same suite on PostgreSQL =="; cat $$pglog; rm -f $$pglog; \
+	  echo "== SQLite pass: exit $$sqlite; PostgreSQL pass: exit $$postgres =="; \
+	  [ $$sqlite = 0 ] && [ $$postgres = 0 ]; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "CI=true but INCIDENT_TEST_DATABASE_URL is not set: the PostgreSQL pass cannot run" >&2; exit 1; \
 	else \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS) || exit 1; \
 	  echo "(PostgreSQL pass skipped: set INCIDENT_TEST_DATABASE_URL=postgresql+psycopg://... to run it)"; \
 	fi
 

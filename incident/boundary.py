@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from incident.errors import DomainError
 from incident.extensions import db
+from incident.messages import flash_at
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,9 +42,10 @@ def abandon() -> None:
     db.session.rollback()
 
 
-def refuse(error: DomainError, form: Any = None) -> None:
+def refuse(error: DomainError, form: Any = None, at: str | None = None) -> None:
     """Undo this request's writes and show `error` where the user acts: each field message on the form's
-    field of that name when there is one, the rest (and the summary) as a flash message."""
+    field of that name when there is one, the rest (and the summary) as a flash message, shown at the
+    anchor `at` when given (incident.messages)."""
     abandon()
     unplaced = []
     for name, message in error.fields.items():
@@ -52,7 +54,11 @@ def refuse(error: DomainError, form: Any = None) -> None:
             field.errors = list(field.errors) + [str(message)]
         else:
             unplaced.append(str(message))
-    flash(" ".join([str(error.message), *unplaced]), "error")
+    text = " ".join([str(error.message), *unplaced])
+    if at is None:
+        flash(text, "error")
+    else:
+        flash_at(at, text, "error")
 
 
 def command(f: F) -> F:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from incident import labels, policy
+from incident import labels, messages, policy
 from incident.audit.service import new_request_id
 from incident.auth import sessions
 from incident.boundary import abandon
@@ -109,6 +109,7 @@ def init_app(app: Flask) -> None:
         configure_engine(app)
     _init_request_hooks(app)
     _init_templates(app)
+    messages.init_app(app)
     _init_errors(app)
     _register_blueprints(app)
     _favicon(app)

@@ -29,6 +29,7 @@ from incident.cases.forms import (
 from incident.cases.models import CaseStatus
 from incident.dates import to_tokyo
 from incident.errors import CaseError, Conflict, ValidationFailed
+from incident.messages import flash_at
 from incident.pagination import CursorError, page_args
 from incident.reports import csv_export
 
@@ -245,7 +246,7 @@ def review(case_id: int):
     except ValidationFailed as exc:
         boundary.refuse(exc, form)
         return _render_case(case_id, 422, review_form=form)
-    flash(_("振り返りを記録しました。"), "success")
+    flash_at("review", _("振り返りを記録しました。"))
     return redirect(url_for("cases.show", case_id=case.id, _anchor="review"))
 
 
@@ -299,7 +300,7 @@ def correct_note(case_id: int, note_id: int):
     except ValidationFailed as exc:
         boundary.refuse(exc, form)
         return _render_case(case_id, 422, correction_form=form, correction_note_id=original.id)
-    flash(_("メモを訂正しました。元のメモは取り消し線付きで残ります。"), "success")
+    flash_at(f"note-{note.id}", _("メモを訂正しました。元のメモは取り消し線付きで残ります。"))
     return redirect(url_for("cases.show", case_id=case.id, _anchor=f"note-{note.id}"))
 
 
@@ -316,7 +317,7 @@ def add_item(case_id: int):
     except ValidationFailed as exc:
         boundary.refuse(exc, form)
         return _render_case(case_id, 422, item_form=form)
-    flash(_("問題の投稿・アカウントを記録しました。"), "success")
+    flash_at("items", _("問題の投稿・アカウントを記録しました。"))
     return redirect(url_for("cases.show", case_id=case.id, _anchor="items"))
 
 

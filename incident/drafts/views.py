@@ -29,6 +29,7 @@ from incident.drafts.forms import (
 )
 from incident.drafts.models import FOLLOWED_UP_TYPES, OUTCOMES, Draft, DraftStatus, DraftType
 from incident.errors import CaseError, Conflict, ValidationFailed
+from incident.messages import flash_at
 
 bp = Blueprint("drafts", __name__)
 
@@ -222,10 +223,10 @@ def withdraw(case_id: int, publication_id: int):
             raise form_error(form)
         sending.withdraw(current_user, publication, form.reason.data)
     except (ValidationFailed, CaseError) as exc:
-        boundary.refuse(exc)
+        boundary.refuse(exc, at=f"publication-{publication_id}")
     else:
-        flash(_("取り下げを記録しました。元の記録は残ります。"), "success")
-    return redirect(url_for("cases.show", case_id=case_id, _anchor="ledger"))
+        flash_at(f"publication-{publication_id}", _("取り下げを記録しました。元の記録は残ります。"))
+    return redirect(url_for("cases.show", case_id=case_id, _anchor=f"publication-{publication_id}"))
 
 
 def _file_name(draft: Draft, extension: str) -> str:

@@ -14,6 +14,7 @@ from incident.errors import CaseError, ValidationFailed
 from incident.escalation import queries, service
 from incident.escalation.forms import AcknowledgeForm, EscalateForm
 from incident.escalation.models import Escalation
+from incident.messages import flash_at
 from incident.pagination import page_args
 
 bp = Blueprint("escalation", __name__)
@@ -60,10 +61,11 @@ def escalate(case_id: int):
             raise form_error(form)
         escalation = service.escalate(current_user, case, form.reason.data, form.level.data)
     except (ValidationFailed, CaseError) as exc:  # no reason, a level the user may not choose, or a closed case
-        boundary.refuse(exc)
+        boundary.refuse(exc, at="escalations")
     else:
         level = service.rules().levels[escalation.level]
-        flash(_("エスカレーションしました。%(who)sに知らせました。", who=labels.ESCALATION_LEVEL_LABELS[level]), "success")
+        flash_at("escalations", _("エスカレーションしました。%(who)sに知らせました。",
+                                  who=labels.ESCALATION_LEVEL_LABELS[level]))
     return redirect(url_for("cases.show", case_id=case.id, _anchor="escalations"))
 
 
@@ -78,12 +80,16 @@ def acknowledge(escalation_id: int):
             raise form_error(form)
         service.acknowledge(current_user, escalation)
     except (ValidationFailed, CaseError) as exc:  # taken on already, or resolved
-        boundary.refuse(exc)
+        boundary.refuse(exc, at=None if form.next.data == "queue" else "next")
     else:
-        flash(_("エスカレーションを受けました。"), "success")
+        message = _("エスカレーションを受けました。")
+        if form.next.data == "queue":
+            flash(message, "success")
+        else:
+            flash_at("next", message)  # the open escalations are listed under いま行うこと
     if form.next.data == "queue":
         return redirect(url_for("escalation.queue"))
-    return redirect(url_for("cases.show", case_id=escalation.case_id, _anchor="escalations"))
+    return redirect(url_for("cases.show", case_id=escalation.case_id, _anchor="next"))
 
 
 @bp.route("/queue")

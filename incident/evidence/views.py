@@ -5,7 +5,7 @@ import io
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -16,6 +16,7 @@ from incident.errors import CaseError, NotFound, ValidationFailed
 from incident.evidence import service
 from incident.evidence.forms import UploadForm, WithdrawEvidenceForm
 from incident.evidence.service import Evidence
+from incident.messages import flash_at
 
 bp = Blueprint("evidence", __name__)
 
@@ -70,7 +71,7 @@ def upload(case_id: int):
     except ValidationFailed as exc:
         # An error page with every reason (the generic one shows only the summary); 4xx rolls back.
         return _error_page(exc)
-    flash(_("証拠ファイルを添付しました。"), "success")
+    flash_at("evidence", _("証拠ファイルを添付しました。"))
     return redirect(url_for("cases.show", case_id=case.id, _anchor="evidence"))
 
 
@@ -98,7 +99,7 @@ def withdraw(case_id: int, evidence_id: int):
             raise form_error(form)
         service.withdraw(current_user, evidence, form.reason.data)
     except (ValidationFailed, CaseError) as exc:  # no reason, or withdrawn already
-        boundary.refuse(exc)
+        boundary.refuse(exc, at=f"evidence-{evidence_id}")
         return redirect(url_for("cases.show", case_id=case_id, _anchor=f"evidence-{evidence_id}"))
-    flash(_("証拠ファイルを取り下げました。記録は残ります。"), "success")
+    flash_at(f"evidence-{evidence_id}", _("証拠ファイルを取り下げました。記録は残ります。"))
     return redirect(url_for("cases.show", case_id=case_id, _anchor=f"evidence-{evidence_id}"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, url_for
+from flask import Blueprint, redirect, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -13,6 +13,7 @@ from incident.auth.forms import form_error
 from incident.cases.models import Case
 from incident.cases.service import get_case
 from incident.errors import CaseError, ValidationFailed
+from incident.messages import flash_at
 from incident.playbooks import facts, service
 from incident.playbooks.forms import StepForm
 
@@ -68,7 +69,7 @@ def act(case_id: int, key: str, action: str):
             payload["answer"] = {"yes": True, "no": False}.get(form.answer.data or "")
         service.perform(current_user, case, key, action, payload)
     except (ValidationFailed, CaseError) as exc:  # a missing input or reason, or a step not open to this
-        boundary.refuse(exc)
+        boundary.refuse(exc, at=f"step-{key}")
         return _back(case_id, key)
-    flash(_MESSAGES[action], "success")
+    flash_at(f"step-{key}", str(_MESSAGES[action]))
     return _back(case_id, key)

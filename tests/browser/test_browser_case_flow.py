@@ -109,7 +109,7 @@ def test_supervisor_assigns_and_closing_asks_for_confirmation(make, serve, new_p
     log_in(page, base, supervisor_email)
     page.goto(f"{base}/cases/{case_id}")
     head = page.locator(".case-head")
-    actions = page.get_by_role("complementary", name="操作")
+    actions = page.get_by_role("complementary", name="状態・担当")
 
     actions.get_by_label("担当者", exact=True).select_option(label="石巻 花子（担当者）")
     with page.expect_navigation():

@@ -56,12 +56,12 @@ def test_case_list_and_case_page_fit_a_phone(make, serve, new_page, log_in, arti
     assert register.is_visible() and register.bounding_box()["y"] < PHONE["height"]
     page.screenshot(path=artifacts / "case-list-phone.png", full_page=True)
 
-    # The case page: actions first, then the record; nothing wider than the phone.
+    # The case page: what to do now first, then the record; nothing wider than the phone.
     page.locator("table.list.cases").get_by_role("link", name="観光課の公式アカウント").click()
     page.wait_for_url(f"{base}/cases/{case_id}")
     no_sideways_scroll(page)
-    actions = page.get_by_role("complementary", name="操作")
-    acknowledge = actions.get_by_role("button", name="受け付けて対応を始める")
+    acknowledge = page.get_by_role("region", name="いま行うこと").get_by_role("button", name="受け付けて対応を始める")
+    actions = page.get_by_role("complementary", name="状態・担当")
     assert acknowledge.is_visible()
     assert acknowledge.bounding_box()["y"] + acknowledge.bounding_box()["height"] <= PHONE["height"], \
         "the first action is on the first screen"

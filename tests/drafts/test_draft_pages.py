@@ -357,13 +357,18 @@ def test_withdraw_form_on_the_case_page(world, client, login):
     assert url not in client.get(f"/cases/{world.case.id}").text
     assert client.post(url, data={"reason": "誤り"}).status_code == 403
     login(world.supervisor)
+    entry = rf'<li id="publication-{publication.id}".*?</li>'  # the message is shown at the entry itself
     client.post(url, data={"reason": ""})
-    assert any("入力してください" in f for f in flashes(client.get(f"/cases/{world.case.id}").text))
-    assert client.post(url, data={"reason": "URL に誤り"}).status_code == 302
+    refused = re.search(entry, client.get(f"/cases/{world.case.id}").text, re.S).group(0)
+    assert 'role="alert"' in refused and "入力してください" in refused
+    response = client.post(url, data={"reason": "URL に誤り"})
+    assert response.headers["Location"].endswith(f"#publication-{publication.id}")
     page = client.get(f"/cases/{world.case.id}").text
     assert "取り下げ済み" in page and "https://x.com/ishinomaki_city/status/5" in page and "URL に誤り" in page
+    assert 'role="status" tabindex="-1" data-just-added>取り下げを記録しました' in re.search(entry, page, re.S).group(0)
     client.post(url, data={"reason": "二度目"})
-    assert any("すでに取り下げられています" in f for f in flashes(client.get(f"/cases/{world.case.id}").text))
+    again = re.search(entry, client.get(f"/cases/{world.case.id}").text, re.S).group(0)
+    assert "すでに取り下げられています" in again
 
 
 # --- access ------------------------------------------------------------------------------------------

@@ -80,11 +80,15 @@ def test_case_page_shows_the_escalation_banner_and_form(town, make, client, logi
 
     made = escalation.escalate(town.responder, case, "返信が止まりません")
     db.session.commit()
-    banner = section(html(client.get(f"/cases/{case.id}")), "escalations")
-    assert 'role="alert"' in banner and "alert-card" in banner
+    page = html(client.get(f"/cases/{case.id}"))
+    # The open escalation heads いま行うこと, the first part of the page, with its 受ける button.
+    banner = section(page, "next")
+    assert page.index('id="next"') < page.index('id="checklist"') < page.index('id="escalations"')
+    assert "alert-card" in banner
     assert "返信が止まりません" in banner and "手動のエスカレーション" in banner and "所属長" in banner
     assert f'action="/escalations/{made.id}/acknowledge"' in banner and "受ける" in banner
-    assert "未対応のエスカレーションはありません" not in banner
+    assert "未対応のエスカレーション 1 件" in section(page, "escalations")
+    assert "未対応のエスカレーションはありません" not in page
 
 
 def test_escalating_through_the_page(town, make, client, login):
@@ -94,10 +98,10 @@ def test_escalating_through_the_page(town, make, client, login):
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/cases/{case.id}#escalations")
     page = html(client.get(response.headers["Location"]))
-    assert "エスカレーションしました。" in page
+    assert 'role="status" tabindex="-1" data-just-added>エスカレーションしました。' in section(page, "escalations")
     [made] = open_escalations()
     assert made.case_id == case.id and made.raised_by_id == town.responder.id and made.reason == "判断できません"
-    assert f'action="/escalations/{made.id}/acknowledge"' in section(page, "escalations")
+    assert f'action="/escalations/{made.id}/acknowledge"' in section(page, "next")
     told = db.session.scalars(select(Notification.user_id).where(Notification.kind == "escalation")).all()
     assert sorted(told) == sorted([town.supervisor.id, town.deputy.id])
 
@@ -125,12 +129,12 @@ def test_acknowledging_through_the_page_removes_the_banner(town, make, client, l
     login(town.supervisor)
     response = client.post(f"/escalations/{made.id}/acknowledge")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith(f"/cases/{case.id}#escalations")
+    assert response.headers["Location"].endswith(f"/cases/{case.id}#next")
     page = html(client.get(response.headers["Location"]))
-    assert "エスカレーションを受けました。" in page
-    banner = section(page, "escalations")
-    assert f"/escalations/{made.id}/acknowledge" not in banner and "助けて" not in banner
-    assert "未対応のエスカレーションはありません" in banner
+    banner = section(page, "next")  # where the button was, the message now is
+    assert 'data-just-added>エスカレーションを受けました。' in banner
+    assert f"/escalations/{made.id}/acknowledge" not in page and "助けて" not in banner
+    assert "未対応のエスカレーションはありません" in section(page, "escalations")
     assert "エスカレーションを受けた" in page  # on the timeline, with who and when
     assert open_escalations() == []
     db.session.expire_all()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 
 import pytest
@@ -388,3 +389,54 @@ def test_draft_step_records_when_the_text_went_out(team, make):
                    sent={"sent_at": "2026-11-20T09:00"})
     assert post.published_at == dt.datetime(2026, 11, 20, 0, 0, tzinfo=dt.UTC)  # 09:00 JST
     assert states(case)[interim].event.data["where"] == "https://x.com/city/1"
+
+
+def _step_html(page: str, key: str) -> str:
+    return re.search(rf'<li id="step-{key}".*?</li>\s*(?=<li id="step-|</ol>)', page, re.S).group(0)
+
+
+def test_a_step_action_says_how_it_went_at_the_step_itself(team, make, client, login):
+    """The result is drawn inside the step the page scrolls to (announced, focused), not at the page's top."""
+    case = make.case(team["responder"], kind="flaming")
+    login(team["responder"])
+    done = client.post(f"/cases/{case.id}/steps/did_city_post_wrong/decide", data={"answer": "yes", "reason": "誤りあり"})
+    assert done.headers["Location"].endswith("#step-did_city_post_wrong")
+    page = client.get(done.headers["Location"]).text
+    step = _step_html(page, "did_city_post_wrong")
+    assert 'role="status" tabindex="-1" data-just-added>判断を記録しました。' in step
+    top = page[:page.index('id="next"')]
+    assert "判断を記録しました。" not in top and page.count("判断を記録しました。") == 1
+    # A refusal (no reason) is an alert at its step; the message is gone on the next view.
+    client.post(f"/cases/{case.id}/steps/response_takes_time/decide", data={"answer": "yes", "reason": ""})
+    page = client.get(f"/cases/{case.id}").text
+    assert re.search(r'role="alert" tabindex="-1" data-just-added>[^<]*理由', _step_html(page, "response_takes_time"))
+    assert "data-just-added" not in client.get(f"/cases/{case.id}").text
+
+
+def test_a_message_for_a_part_the_page_no_longer_shows_is_not_lost(team, make, client, login):
+    """A message meant for an anchor the page does not render appears at the end of the page instead."""
+    case = make.case(team["responder"], kind="flaming")
+    login(team["responder"])
+    with client.session_transaction() as session:  # what flash_at("step-gone", ...) leaves in the session
+        session["_flashes"] = [("success@step-gone", "どこにもない場所への知らせ")]
+    page = client.get(f"/cases/{case.id}").text
+    assert page.count("どこにもない場所への知らせ") == 1
+    assert page.index("どこにもない場所への知らせ") > page.index('id="timeline"')
+
+
+def test_the_next_thing_to_do_heads_the_case_page(team, make, client, login):
+    """いま行うこと: take the case on, then the step that is due, linked to its open form."""
+    case = make.case(team["responder"], kind="flaming")
+    login(team["responder"])
+    page = client.get(f"/cases/{case.id}").text
+    nxt = re.search(r'<section[^>]*id="next".*?</section>', page, re.S).group(0)
+    assert f'action="/cases/{case.id}/acknowledge"' in nxt and "受け付けて対応を始める" in nxt
+    assert page.count(f'action="/cases/{case.id}/acknowledge"') == 1
+    # The supervisor's consultation step is open first, but the responder is pointed at their own first step.
+    pending = [s for s in service.checklist(case) if s.state == "pending"]
+    assert pending[0].step.actor != "responder"
+    own = next(s for s in pending if s.step.actor == "responder")
+    assert f'href="#step-{own.step.key}"' in nxt and f'href="#step-{pending[0].step.key}"' not in nxt
+    assert re.search(r'<details class="act" open>', _step_html(page, own.step.key))
+    assert page.count('<details class="act" open>') == 1
+    assert page.index('id="next"') < page.index('id="checklist"') < page.index('id="notes"')
