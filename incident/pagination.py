@@ -9,6 +9,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import func, select
+
+from incident.extensions import db
+
+#: Counts stop here ("1,000 件以上"): past it the exact number helps nobody, and counting every row of a long
+#: list on each view would make the page slower as the city's data grows.
+COUNT_CAP = 1000
+
+
+def capped_count(statement: Any) -> int:
+    """How many rows the statement has, up to COUNT_CAP + 1 (the database stops reading there)."""
+    return int(db.session.scalar(select(func.count()).select_from(statement.limit(COUNT_CAP + 1).subquery())) or 0)
 
 
 def page_args(args: Mapping[str, Any]) -> tuple[int, int]:
@@ -84,8 +96,13 @@ class KeysetPage:
 
     @property
     def pages(self) -> int:
-        """How many pages the list has (at least 1)."""
+        """How many pages the list has (at least 1; a lower bound when the total is capped)."""
         return max(1, -(-self.total // self.per_page))
+
+    @property
+    def capped(self) -> bool:
+        """Whether counting stopped past COUNT_CAP (the total is then COUNT_CAP + 1: "1,000 件以上")."""
+        return self.total > COUNT_CAP
 
     @property
     def has_next(self) -> bool:

@@ -220,7 +220,7 @@ def list_cases(page: int, per_page: int, cursor: str | None = None, **filters: A
     """Visible cases, newest first (or, with `sort=severity`, the most urgent first), filtered and paginated."""
     try:
         found = queries.case_list_page(api_user(), queries.CaseFilters(**filters), per_page, page=page,
-                                       cursor=cursor)
+                                       cursor=cursor, exact_total=True)
     except CursorError:
         raise BadRequest(BAD_CURSOR, fields={"cursor": BAD_CURSOR}) from None
     return {"items": found.items, "total": found.total, "page": found.page, "per_page": per_page,

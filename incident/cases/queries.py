@@ -27,7 +27,7 @@ from incident.cases.models import (
 )
 from incident.database import MAX_ID
 from incident.extensions import db
-from incident.pagination import Cursor, CursorError, KeysetPage
+from incident.pagination import Cursor, CursorError, KeysetPage, capped_count
 from incident.search import match
 from incident.search.models import SearchEntry
 from incident.validation import parse_id
@@ -218,11 +218,15 @@ MAX_PAGE_NUMBER = 20
 
 
 def case_list_page(actor: User, filters: CaseFilters, per_page: int, *, page: int = 1,
-                   cursor: str | None = None) -> KeysetPage:
+                   cursor: str | None = None, exact_total: bool = False) -> KeysetPage:
     """A page of the case list: from a cursor (keyset, as the list's own links do), or by page number for
-    older links (OFFSET, slower deep in the list). CursorError for a cursor this list did not make."""
-    query = case_list_query(actor, filters)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    older links (OFFSET, slower deep in the list). CursorError for a cursor this list did not make. The total
+    stops at COUNT_CAP + 1 ("1,000 件以上") unless `exact_total` (the API's `total` is exact)."""
+    query = case_list_query(actor, filters).order_by(None)
+    if exact_total:
+        total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    else:
+        total = capped_count(query)
     order = filters.sort.value if filters.sort else CaseSort.NEWEST.value
     if cursor is None:
         rows = _read(actor, filters, per_page + 1, (page - 1) * per_page)

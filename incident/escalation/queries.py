@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -15,6 +14,7 @@ from incident.drafts.models import Draft, DraftStatus, Route
 from incident.drafts.service import is_own
 from incident.escalation.models import Escalation, EscalationNotice
 from incident.extensions import db
+from incident.pagination import capped_count
 
 
 @dataclasses.dataclass
@@ -40,15 +40,6 @@ QUEUE_BLOCKS = ("escalations", "unassigned", "approvals")
 #: Rows per block on the queue page, and per page when one block is shown in full.
 QUEUE_LIMIT = 20
 QUEUE_PAGE = 50
-#: Counts stop here ("1000+"): counting every row of a large backlog on each view costs more than it tells.
-COUNT_CAP = 1000
-
-
-def _capped_count(query: Any) -> int:
-    """How many rows `query` has, counted up to COUNT_CAP + 1."""
-    return db.session.scalar(select(func.count()).select_from(query.limit(COUNT_CAP + 1).subquery())) or 0
-
-
 def queue_for(user: User, show: str | None = None, page: int = 1) -> Queue:
     """The user's work queue: a page of each block (or, with `show`, one page of that block alone) and capped
     counts, in a fixed number of queries whatever the backlog (one more per department on the page)."""
@@ -59,7 +50,7 @@ def queue_for(user: User, show: str | None = None, page: int = 1) -> Queue:
         Escalation.id.in_(select(EscalationNotice.escalation_id).where(EscalationNotice.user_id == user.id)))
     if not policy.being_told_shows_case(user):  # an outside operator's user: only cases they still see
         told = told.where(Escalation.case_id.in_(select(Case.id).where(policy.visible_cases_clause(user, Case))))
-    counts = {"escalations": _capped_count(told.with_only_columns(Escalation.id))}
+    counts = {"escalations": capped_count(told.with_only_columns(Escalation.id))}
     mine = (list(db.session.scalars(told.order_by(Escalation.created_at, Escalation.id).offset(offset).limit(limit + 1)))
             if "escalations" in wanted else [])
     more = {"escalations": len(mine) > limit}
@@ -72,7 +63,7 @@ def queue_for(user: User, show: str | None = None, page: int = 1) -> Queue:
                                      policy.visible_cases_clause(user, Case))
         if not policy.lists_every_department(user):
             waiting = waiting.where(Case.department_id == user.department_id)
-        counts["unassigned"] = _capped_count(waiting.with_only_columns(Case.id))
+        counts["unassigned"] = capped_count(waiting.with_only_columns(Case.id))
         if "unassigned" in wanted:
             unassigned = list(db.session.scalars(
                 waiting.options(joinedload(Case.department), joinedload(Case.official_account))

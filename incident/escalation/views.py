@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from incident import boundary, labels, policy
+from incident import boundary, labels, pagination, policy
 from incident.auth.forms import form_error
 from incident.cases import service as cases
 from incident.errors import CaseError, ValidationFailed
@@ -105,5 +105,5 @@ def queue() -> str:
     queue = queries.queue_for(current_user, show=show, page=page)
     return render_template("escalation/queue.html", escalations=queue.escalations, cases_by_id=queue.cases_by_id,
                            unassigned=queue.unassigned, approvals=queue.approvals, people=queue.people,
-                           counts=queue.counts, more=queue.more, show=show, page=page, count_cap=queries.COUNT_CAP,
+                           counts=queue.counts, more=queue.more, show=show, page=page, count_cap=pagination.COUNT_CAP,
                            can_assign=lambda c: policy.can_assign(current_user, c))

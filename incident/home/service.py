@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
-from incident import policy
+from incident import pagination, policy
 from incident.auth.models import Department, User
 from incident.cases.models import OPEN_STATUSES, Case, Severity
 from incident.cases.queries import SEVERITY_RANK
@@ -37,9 +37,6 @@ from incident.reports import kept
 #: Rows shown in each block of the home page; a block's own page (/home/<block>) shows up to FULL_LIMIT.
 HOME_LIMIT = 10
 FULL_LIMIT = 200
-#: Counts stop here ("1,000 件以上"): past it the exact number helps nobody, and counting every open case's
-#: steps would make the page slower as the city's data grows.
-COUNT_CAP = 1000
 #: Severities counted as urgent in the PR office's summary.
 URGENT = (Severity.CRITICAL, Severity.HIGH)
 
@@ -58,7 +55,7 @@ class Block:
     @property
     def capped(self) -> bool:
         """Whether there are more than COUNT_CAP (count is then COUNT_CAP + 1, shown as "1,000 件以上")."""
-        return self.count > COUNT_CAP
+        return self.count > pagination.COUNT_CAP
 
 
 @dataclasses.dataclass
@@ -119,16 +116,11 @@ def _severity_rank() -> Any:
     return case(SEVERITY_RANK, value=Case.severity, else_=len(SEVERITY_RANK))
 
 
-def _count(statement: Any) -> int:
-    """How many rows the statement has, up to COUNT_CAP + 1 (the database stops reading there)."""
-    return int(db.session.scalar(select(func.count()).select_from(statement.limit(COUNT_CAP + 1).subquery())) or 0)
-
-
 def _pairs(model: Any, where: ColumnElement[bool], order: tuple[Any, ...], limit: int) -> Block:
     """A block of (row, its case) pairs of a model with a case_id: the count and the first rows in `order`."""
     on = Case.id == model.case_id
     rows = list(db.session.execute(select(model, Case).join(Case, on).where(where).order_by(*order).limit(limit)).tuples())
-    return Block(_count(select(model.id).join(Case, on).where(where)), rows)
+    return Block(pagination.capped_count(select(model.id).join(Case, on).where(where)), rows)
 
 
 # ---- my open cases ---------------------------------------------------------------------------------
@@ -137,7 +129,7 @@ def _pairs(model: Any, where: ColumnElement[bool], order: tuple[Any, ...], limit
 def my_cases(user: User, limit: int = HOME_LIMIT) -> Block:
     """My open cases (assigned to me), most urgent first: a count and a list."""
     where = and_(Case.assignee_id == user.id, _open(), _visible(user))
-    count = _count(select(Case.id).where(where))
+    count = pagination.capped_count(select(Case.id).where(where))
     rows = list(db.session.scalars(
         select(Case).where(where).options(joinedload(Case.department))
         .order_by(_severity_rank(), Case.created_at.desc(), Case.id.desc()).limit(limit)))
@@ -180,7 +172,7 @@ def due_steps(user: User, limit: int = HOME_LIMIT, now: dt.datetime | None = Non
     PR office's all), earliest deadline first: a count and the first rows, from case_step_due."""
     now = now or utcnow()
     where = _due_where(_work_scope(user), _end_of_today(now))
-    count = _count(select(CaseStepDue.case_id).join(Case, Case.id == CaseStepDue.case_id).where(where))
+    count = pagination.capped_count(select(CaseStepDue.case_id).join(Case, Case.id == CaseStepDue.case_id).where(where))
     rows = list(db.session.execute(
         select(Case, CaseStepDue).join(CaseStepDue, CaseStepDue.case_id == Case.id).where(where)
         .options(joinedload(Case.department))
@@ -272,7 +264,7 @@ def notices_owed(user: User, limit: int = HOME_LIMIT) -> Block:
     rows = [(c, at) for c, at in db.session.execute(
         select(Case, published).join(Publication, Publication.case_id == Case.id).where(where)
         .group_by(Case.id).order_by(published, Case.id).limit(limit)).tuples()]
-    return Block(_count(base), rows)
+    return Block(pagination.capped_count(base), rows)
 
 
 # ---- the PR office's summary by department --------------------------------------------------------

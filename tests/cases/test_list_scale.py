@@ -357,3 +357,23 @@ def test_every_page_reads_cases_in_list_order_from_an_index(make, count_queries,
             assert access and all(LIST_ACCESS.match(line) for line in access), plan
             if role == "admin" and sort is None:
                 assert not any("TEMP B-TREE" in line for line in plan), plan
+
+
+def test_the_list_stops_counting_past_the_cap_and_the_api_counts_exactly(make, client, login, app, monkeypatch,
+                                                                          token_for):
+    """Counting every match of a broad filter grows with the city's data: past COUNT_CAP the list says
+    「N 件以上」 (still paging on with 「次へ」); the API's `total` stays exact."""
+    from incident import pagination
+
+    app.config["PER_PAGE"] = 2
+    responder = make.user()
+    _cases(make, responder, 5, severity="high")
+    headers = token_for(responder)
+    login(responder)
+    assert "1 / 3 ページ（全 5 件）" in client.get("/cases?severity=high").text
+    monkeypatch.setattr(pagination, "COUNT_CAP", 3)
+    page = client.get("/cases?severity=high").text
+    assert "1 ページ目（3 件以上）" in page and "全 5 件" not in page
+    seen, _links = _walk(client, "/cases?severity=high")
+    assert seen == ["案件04", "案件03", "案件02", "案件01", "案件00"]
+    assert client.get("/api/v1/cases?severity=high", headers=headers).get_json()["total"] == 5

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from incident import pagination
 from incident.escalation import queries, sweeping
 from incident.extensions import db
 
@@ -63,7 +64,7 @@ def test_the_queue_costs_the_same_for_3_and_30(town, make, client, login, count_
 
 def test_counts_stop_at_the_cap(town, make, client, login, monkeypatch):
     backlog(town, make, 4)
-    monkeypatch.setattr(queries, "COUNT_CAP", 3)
+    monkeypatch.setattr(pagination, "COUNT_CAP", 3)
     login(town["supervisor"])
     assert "3 件以上" in section(client.get("/queue").text, "unassigned")
 

@@ -10,6 +10,7 @@ import types
 
 import pytest
 
+from incident import pagination
 from incident.cases import service as cases
 from incident.dates import TOKYO, utcnow
 from incident.drafts import sending
@@ -299,14 +300,14 @@ def test_counts_stop_at_the_cap_and_say_so(w, client, login, monkeypatch):
     """Counting stops past COUNT_CAP: the block says "N 件以上" rather than a number it did not count."""
     page = home.home_for(w.supervisor_a)
     assert page.approvals.count == 2 and not page.approvals.capped
-    monkeypatch.setattr(home, "COUNT_CAP", 1)
+    monkeypatch.setattr(pagination, "COUNT_CAP", 1)
     page = home.home_for(w.supervisor_a)
     assert page.approvals.count == 2 and page.approvals.capped and page.steps.capped
     text = login(w.supervisor_a).get("/").text
     assert re.search(r'id="h-approvals">自分の承認を待っている文案 <span class="block-count">（1 件以上）', text)
     steps = client.get("/home/steps").text
     assert "件以上）" in steps and "（1 件以上）" in steps
-    monkeypatch.setattr(home, "COUNT_CAP", 1000)
+    monkeypatch.setattr(pagination, "COUNT_CAP", 1000)
     assert "（1 件以上）" not in client.get("/").text
 
 
