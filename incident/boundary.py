@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from flask import Flask, flash, g
+from flask import Flask, g
 from flask.typing import ResponseReturnValue
 
 from incident.errors import DomainError
@@ -54,11 +54,7 @@ def refuse(error: DomainError, form: Any = None, at: str | None = None) -> None:
             field.errors = list(field.errors) + [str(message)]
         else:
             unplaced.append(str(message))
-    text = " ".join([str(error.message), *unplaced])
-    if at is None:
-        flash(text, "error")
-    else:
-        flash_at(at, text, "error")
+    flash_at(at, " ".join([str(error.message), *unplaced]), "error")
 
 
 def command(f: F) -> F:

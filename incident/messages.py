@@ -9,9 +9,9 @@ from flask import Flask, flash, g, get_flashed_messages
 _SEPARATOR = "@"
 
 
-def flash_at(anchor: str, message: str, category: str = "success") -> None:
-    """Flash `message` to be shown at `anchor` (the id the redirect opens) instead of the page's top."""
-    flash(message, f"{category}{_SEPARATOR}{anchor}")
+def flash_at(anchor: str | None, message: str, category: str = "success") -> None:
+    """Flash `message` to be shown at `anchor` (the id the redirect opens), or at the page's top for None."""
+    flash(message, category if anchor is None else f"{category}{_SEPARATOR}{anchor}")
 
 
 def _split(category: str) -> tuple[str, str | None]:

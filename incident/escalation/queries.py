@@ -40,6 +40,8 @@ QUEUE_BLOCKS = ("escalations", "unassigned", "approvals")
 #: Rows per block on the queue page, and per page when one block is shown in full.
 QUEUE_LIMIT = 20
 QUEUE_PAGE = 50
+
+
 def queue_for(user: User, show: str | None = None, page: int = 1) -> Queue:
     """The user's work queue: a page of each block (or, with `show`, one page of that block alone) and capped
     counts, in a fixed number of queries whatever the backlog (one more per department on the page)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -75,21 +75,19 @@ def acknowledge(escalation_id: int):
     """Take the escalation on."""
     escalation = service.get_escalation(current_user, escalation_id)
     form = AcknowledgeForm()
+    # From the case page, the message goes where the button was: いま行うこと lists the open escalations.
+    anchor = None if form.next.data == "queue" else "next"
     try:
         if not form.validate_on_submit():
             raise form_error(form)
         service.acknowledge(current_user, escalation)
     except (ValidationFailed, CaseError) as exc:  # taken on already, or resolved
-        boundary.refuse(exc, at=None if form.next.data == "queue" else "next")
+        boundary.refuse(exc, at=anchor)
     else:
-        message = _("エスカレーションを受けました。")
-        if form.next.data == "queue":
-            flash(message, "success")
-        else:
-            flash_at("next", message)  # the open escalations are listed under いま行うこと
-    if form.next.data == "queue":
+        flash_at(anchor, _("エスカレーションを受けました。"))
+    if anchor is None:
         return redirect(url_for("escalation.queue"))
-    return redirect(url_for("cases.show", case_id=escalation.case_id, _anchor="next"))
+    return redirect(url_for("cases.show", case_id=escalation.case_id, _anchor=anchor))
 
 
 @bp.route("/queue")
