@@ -348,13 +348,14 @@ def escalate_command(now_text: str | None) -> None:
 @click.option("--once", is_flag=True, help="Run one round and exit.")
 @click.option("--interval", type=int, default=None, help="Seconds between rounds (default WORKER_INTERVAL).")
 def worker_command(once: bool, interval: int | None) -> None:
-    """Every minute: run the escalation sweep, then deliver the mail outbox. Stops cleanly on SIGTERM."""
+    """Every minute: run the escalation sweep, then deliver the outbox (mail and chat). Stops cleanly on SIGTERM."""
     import signal
     import threading
 
     from flask import current_app
 
     from incident.escalation.service import sweep
+    from incident.notifications.chat_delivery import deliver_chat_due
     from incident.notifications.mailer import deliver_due
 
     stop = threading.Event()
@@ -369,11 +370,13 @@ def worker_command(once: bool, interval: int | None) -> None:
             with reads_first():
                 report = sweep(run_item=in_own_transaction)
                 db.session.commit()
-            mail = deliver_due()
-            busy = report.raised or report.climbed or report.resolved or mail.sent or mail.retried or mail.failed
+            mail, chat = deliver_due(), deliver_chat_due()
+            busy = report.raised or report.climbed or report.resolved or any(
+                (d.sent, d.retried, d.failed) != (0, 0, 0) for d in (mail, chat))
             if busy or once:  # quiet rounds print nothing, so `make run` stays readable
                 click.echo(f"{report}; mail sent {mail.sent}, retry later {mail.retried}, failed {mail.failed}"
-                           + (f" ({mail.skipped})" if mail.skipped else ""))
+                           + (f" ({mail.skipped})" if mail.skipped else "")
+                           + f"; chat sent {chat.sent}, retry later {chat.retried}, failed {chat.failed}")
             if time.monotonic() >= statistics_due:
                 refresh_statistics()
                 statistics_due = time.monotonic() + STATISTICS_EVERY_S

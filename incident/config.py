@@ -101,6 +101,21 @@ MAIL_FROM = "incident@city.ishinomaki.lg.jp"
 MAIL_TIMEOUT = 10
 #: Attempts before a mail is marked failed (retries wait 1, 2, 4 … up to 60 minutes).
 MAIL_MAX_ATTEMPTS = 10
+#: Chat notifications (README, "Chat"): seconds to wait for a chat service, and attempts before giving up
+#: (retries wait as mail's do).
+CHAT_TIMEOUT = 10
+CHAT_MAX_ATTEMPTS = 10
+#: Development and tests only: also accept http:// addresses on 127.0.0.1 (real ones must be https).
+CHAT_ALLOW_LOOPBACK = False
+#: LINE WORKS (Bot API 2.0): the city's bot and the app's Developer Console credentials; a service account
+#: signs in with its private key (PEM text; INCIDENT_LINEWORKS_PRIVATE_KEY keeps it out of files).
+LINEWORKS_BOT_ID: str | None = None
+LINEWORKS_CLIENT_ID: str | None = None
+LINEWORKS_CLIENT_SECRET: str | None = None
+LINEWORKS_SERVICE_ACCOUNT: str | None = None
+LINEWORKS_PRIVATE_KEY: str | None = None
+LINEWORKS_AUTH_URL = "https://auth.worksmobile.com/oauth2/v2.0/token"
+LINEWORKS_API_URL = "https://www.worksapis.com/v1.0"
 #: Seconds between the worker's rounds (escalation sweep and mail delivery).
 WORKER_INTERVAL = 60
 #: Single sign-on with OpenID Connect (README, "Single sign-on"): the identity provider's issuer URL, e.g.

@@ -55,7 +55,7 @@ def _search_index() -> list[Finding]:
 
 
 def _mail(send_to: str | None) -> list[Finding]:
-    setting, health = mail_setting(), mail_health()
+    setting, health = mail_setting(), mail_health(exact=True)
     found: list[Finding] = []
     if not setting.host:
         found.append(Finding("mail", "NOT CONFIGURED: INCIDENT_MAIL_HOST is not set, so no mail leaves; "

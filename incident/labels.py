@@ -189,6 +189,13 @@ TAKEDOWN_ASK_LABELS = {
 }
 
 # ---- escalation and notifications ----
+CHAT_SERVICE_LABELS = {
+    "teams": _l("Microsoft Teams（ワークフローの Webhook）"),
+    "slack": _l("Slack（Incoming Webhook）"),
+    "lineworks": _l("LINE WORKS（Bot）"),
+    "webhook": _l("汎用 Webhook（署名付き JSON。LoGoチャットの中継など）"),
+}
+
 NOTIFICATION_KIND_LABELS = {
     "case_opened": _l("所属で案件が登録されたとき"),
     "escalation": _l("エスカレーションが届いたとき"),

@@ -18,9 +18,14 @@ from incident.extensions import db
 COUNT_CAP = 1000
 
 
+def capped(statement: Any) -> Any:
+    """SQL counting the statement's rows up to COUNT_CAP + 1 (the database stops reading there)."""
+    return select(func.count()).select_from(statement.limit(COUNT_CAP + 1).subquery()).scalar_subquery()
+
+
 def capped_count(statement: Any) -> int:
-    """How many rows the statement has, up to COUNT_CAP + 1 (the database stops reading there)."""
-    return int(db.session.scalar(select(func.count()).select_from(statement.limit(COUNT_CAP + 1).subquery())) or 0)
+    """How many rows the statement has, up to COUNT_CAP + 1."""
+    return int(db.session.scalar(select(capped(statement))) or 0)
 
 
 def page_args(args: Mapping[str, Any]) -> tuple[int, int]:

@@ -171,6 +171,14 @@ def can_set_department_contact(user: User | None, department: Department) -> boo
     return user.role == Role.ADMIN or (user.role == Role.SUPERVISOR and user.department_id == department.id)
 
 
+def can_manage_department_chat(user: User, department: Department) -> bool:
+    """A department's chat channels are set up by its supervisors or the PR office (an outside operator's
+    users never: the channel carries every case of the department)."""
+    if is_operator_user(user):
+        return False
+    return user.role == Role.ADMIN or (user.role == Role.SUPERVISOR and user.department_id == department.id)
+
+
 def can_manage_accounts(user: User) -> bool:
     """Only the PR office keeps the registry of official accounts."""
     return user.role == Role.ADMIN

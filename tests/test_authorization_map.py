@@ -28,6 +28,7 @@ from incident.auth.tokens import create_token
 from incident.dates import utcnow
 from incident.drafts.blanks import find_blanks
 from incident.extensions import db
+from incident.notifications import chat
 from incident.notifications.models import Notification, OutboxMail
 
 CHECKS = ["public_info", "accurate", "rights", "not_prohibited", "calm"]
@@ -47,6 +48,8 @@ RESHUFFLES = "reshuffles are the PR office's: to others the pages and API do not
 #: responder and a supervisor of another department get for department A's object, per method, and why.
 #: `control` names who may use the rule (default: department A's supervisor) for the check that the ids
 #: are real; `body` is valid input to send instead of an empty one (for a view that checks its input first).
+CHAT = ("a chat channel is its owner's, or its department's supervisors' and the PR office's (never an outside "
+        "operator's): to anyone else it does not exist")
 NOT_DEPARTMENT_BOUND: dict[str, dict[str, Any]] = {
     "/accounts/<account_id>": {
         "GET": 200, "why": "the registry of official accounts is read by all staff (3(2)); the list is public"},
@@ -82,6 +85,9 @@ NOT_DEPARTMENT_BOUND: dict[str, dict[str, Any]] = {
         "POST": 404, "control": "admin",
         "why": "the PR office revokes anyone's API token; to others the page does not exist, like /admin/tokens"},
     "/settings/sessions/<session_id>/end": {"POST": 404, "why": "a signed-in session is its user's alone"},
+    "/notifications/chat/<channel_id>/test": {"POST": 404, "why": CHAT},
+    # Its own channel: the control's removal must not leave the test-message rule a removed channel.
+    "/notifications/chat/<channel_id>/remove": {"POST": 404, "why": CHAT, "ids": {"channel_id": "spare_channel_id"}},
     "/admin/outbox/<mail_id>/retry": {
         "POST": 404, "control": "admin", "why": "the outbox is the PR office's: to others it does not exist, "
                                                "like the /admin/outbox page"},
@@ -160,8 +166,11 @@ def _public_api_endpoints() -> frozenset[str]:
 
 
 def _url(rule, values: dict[str, Any], default: str | None = None) -> str:
-    """The rule's path filled from `values` (ids and other parts); `any(...)` takes its first choice, any
-    other part `default`."""
+    """The rule's path filled from `values` (ids and other parts, or those its NOT_DEPARTMENT_BOUND entry
+    names under "ids"); `any(...)` takes its first choice, any other part `default`."""
+    renamed = NOT_DEPARTMENT_BOUND.get(_path(rule), {}).get("ids", {})
+    values = {**values, **{name: values[other] for name, other in renamed.items()}}
+
     def fill(match: re.Match) -> str:
         converter, arguments, name = match.groups()
         if name in values:
@@ -305,6 +314,9 @@ def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict
     mail = OutboxMail(to_addr=a.admin.email, subject="件名", body="本文", kind="escalation",
                       attempts=10, failed_at=utcnow() - dt.timedelta(minutes=1), last_error="refused")
     db.session.add(mail)
+    channel, spare = (chat.add_channel(a.supervisor_a, service="slack", name=name, kinds=["escalation"],
+                                       url="https://hooks.slack.com/services/T0/B0/secret", department=a.dept_a)
+                      for name in ("防災課 Slack", "予備"))
     db.session.commit()
     steps = _created(api("GET", f"{base}/steps", a.responder_a))["items"]
     from incident.accounts import service as accounts
@@ -314,6 +326,7 @@ def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict
         "evidence_id": evidence["id"], "fake_id": fake["id"], "draft_id": draft["id"],
         "publication_id": sent["publication"]["id"], "escalation_id": escalation["id"],
         "notification_id": notification.id, "token_id": token.id, "mail_id": mail.id,
+        "channel_id": channel.id, "spare_channel_id": spare.id,
         "key": steps[0]["key"], "task": next(iter(accounts.CLOSURE_TASKS)),
         # Department B's responder: the control (the PR office) issues them a temporary password.
         "user_id": a.responder_b.id,

@@ -63,7 +63,7 @@ def tell(escalation: Escalation, case: Case, index: int, people: list[User], now
         people, "escalation",
         _l("【エスカレーション】%(number)s %(title)s", number=case.number, title=case.title),
         _l("%(why)s：%(reason)s", why=ESCALATION_TRIGGER_LABELS[escalation.trigger], reason=escalation.reason),
-        case_id=case.id, link=f"/cases/{case.id}#escalations")
+        case_id=case.id, department_id=case.department_id, link=f"/cases/{case.id}#escalations")
 
 
 def notify_from(escalation: Escalation, case: Case, start: int, now: dt.datetime) -> int | None:

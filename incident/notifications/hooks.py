@@ -38,7 +38,7 @@ def case_opened(case: Case, *, actor: User, **_: Any) -> None:
     notify(_deciders(actor, case), "case_opened",
            _l("【新しい案件】%(number)s %(title)s", number=case.number, title=case.title),
            _l("%(who)s さんが案件を登録しました。受付（対応開始）してください。", who=actor.name),
-           case_id=case.id, link=f"/cases/{case.id}")
+           case_id=case.id, department_id=case.department_id, link=f"/cases/{case.id}")
 
 
 @signals.case_assigned.connect
@@ -48,7 +48,7 @@ def assigned(case: Case, *, actor: User, assignee: User | None, **_: Any) -> Non
         notify([assignee], "assigned",
                _l("【担当】%(number)s %(title)s", number=case.number, title=case.title),
                _l("%(who)s さんがあなたをこの案件の担当者にしました。", who=actor.name),
-               case_id=case.id, link=f"/cases/{case.id}")
+               case_id=case.id, department_id=case.department_id, link=f"/cases/{case.id}")
 
 
 @signals.draft_submitted.connect
@@ -62,7 +62,7 @@ def approval_requested(draft: Draft, *, actor: User, case: Case, pre_approved: b
     notify(people, "approval_requested",
            _l("【承認依頼】%(number)s 文案 #%(id)d", number=case.number, id=draft.id),
            _l("%(who)s さんが文案の確認を求めています。", who=actor.name),
-           case_id=case.id, link=f"/cases/{case.id}/drafts/{draft.id}")
+           case_id=case.id, department_id=case.department_id, link=f"/cases/{case.id}/drafts/{draft.id}")
 
 
 @signals.draft_decided.connect
@@ -73,5 +73,5 @@ def draft_decided(draft: Draft, *, actor: User, case: Case, approved: bool, comm
         return
     title = (_l("【承認】%(number)s 文案 #%(id)d", number=case.number, id=draft.id) if approved
              else _l("【差し戻し】%(number)s 文案 #%(id)d", number=case.number, id=draft.id))
-    notify([author], "draft_decided", title, comment or "", case_id=case.id,
+    notify([author], "draft_decided", title, comment or "", case_id=case.id, department_id=case.department_id,
            link=f"/cases/{case.id}/drafts/{draft.id}")

@@ -38,6 +38,37 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
 
 
+def record_failure(mail: OutboxMail, error: str, now: dt.datetime, max_attempts: int, report: DeliveryReport) -> None:
+    """A failed attempt: tried again after a back-off, or given up after `max_attempts` (the outbox shows it)."""
+    mail.last_error = error[:2000]
+    mail.claimed_until = None
+    if mail.attempts >= max_attempts:
+        mail.failed_at = now
+        report.failed += 1
+    else:
+        mail.next_attempt_at = now + backoff(mail.attempts)
+        report.retried += 1
+
+
+def record_success(mail: OutboxMail, report: DeliveryReport) -> None:
+    """Delivered: never sent again."""
+    mail.sent_at = utcnow()
+    mail.claimed_until = None
+    mail.last_error = ""
+    report.sent += 1
+
+
+def due_ids(now: dt.datetime, limit: int, *where: Any) -> list[int]:
+    """The outbox entries (matching `where`) due for an attempt that no worker holds, oldest first."""
+    ids = list(db.session.scalars(
+        select(OutboxMail.id)
+        .where(OutboxMail.sent_at.is_(None), OutboxMail.failed_at.is_(None), OutboxMail.next_attempt_at <= now,
+               or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now), *where)
+        .order_by(OutboxMail.id).limit(limit)))
+    db.session.commit()
+    return ids
+
+
 def build_message(mail: OutboxMail) -> EmailMessage:
     """The MIME message; headers are single lines (CR/LF cannot inject headers)."""
     config = current_app.config
@@ -67,7 +98,7 @@ def _connect() -> smtplib.SMTP:
     return server
 
 
-def _claim(mail_id: int, now: dt.datetime) -> bool:
+def claim(mail_id: int, now: dt.datetime) -> bool:
     """Take one due mail for this worker; False when another worker has it (conditional update)."""
     result = cast(CursorResult[Any], db.session.execute(
         update(OutboxMail)
@@ -86,16 +117,11 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> DeliveryRep
         report.skipped = "MAIL_HOST is not set: mail stays in the outbox"
         return report
     now = now or utcnow()
-    due = list(db.session.scalars(
-        select(OutboxMail.id)
-        .where(OutboxMail.sent_at.is_(None), OutboxMail.failed_at.is_(None), OutboxMail.next_attempt_at <= now,
-               or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now))
-        .order_by(OutboxMail.id).limit(limit)))
-    db.session.commit()
+    due = due_ids(now, limit, OutboxMail.channel_id.is_(None))  # chat messages: incident.notifications.chat_delivery
     server = None
     try:
         for mail_id in due:
-            if not _claim(mail_id, now):
+            if not claim(mail_id, now):
                 continue
             mail = db.session.get_one(OutboxMail, mail_id)  # the claim above just matched it
             try:
@@ -115,24 +141,14 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 100) -> DeliveryRep
             except (OSError, smtplib.SMTPException, ValueError) as exc:
                 _close(server)
                 server = None
-                mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                mail.claimed_until = None
-                if mail.attempts >= int(config["MAIL_MAX_ATTEMPTS"]):
-                    mail.failed_at = now
-                    report.failed += 1
-                else:
-                    mail.next_attempt_at = now + backoff(mail.attempts)
-                    report.retried += 1
+                record_failure(mail, f"{type(exc).__name__}: {exc}", now, int(config["MAIL_MAX_ATTEMPTS"]), report)
                 if connecting and not isinstance(exc, ValueError):
                     # The server is unreachable: leave the rest for the next round instead of
                     # waiting MAIL_TIMEOUT once per mail.
                     db.session.commit()
                     break
             else:
-                mail.sent_at = utcnow()
-                mail.claimed_until = None
-                mail.last_error = ""
-                report.sent += 1
+                record_success(mail, report)
             db.session.commit()
     finally:
         _close(server)

@@ -9,14 +9,15 @@ from typing import Any, cast
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
-from incident import policy
+from incident import pagination, policy
 from incident.auth.models import User
 from incident.dates import utcnow
 from incident.errors import NotFound
 from incident.extensions import db
-from incident.notifications.models import EmailPreference, Notification, OutboxMail
+from incident.notifications.models import ChatChannel, EmailPreference, Notification, OutboxMail
 
 #: The kinds of notification, with whether e-mail is on when the user has not chosen.
 KINDS = {
@@ -26,6 +27,9 @@ KINDS = {
     "draft_decided": False,
     "assigned": True,
 }
+#: The kinds a department's chat channel may take: news of the department's cases, not one person's
+#: ("you were assigned", "your draft was returned").
+DEPARTMENT_KINDS = ("case_opened", "escalation", "approval_requested")
 TITLE_MAX = 300
 #: C0 and C1 controls and the Unicode line/paragraph separators: none may reach a mail header.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -71,8 +75,9 @@ def base_url() -> str:
 
 
 def notify(users: Iterable[User], kind: str, title: Any, body: Any, *, case_id: int | None = None,
-           link: str = "") -> list[Notification]:
-    """Notify each active user once in the app, and by mail (outbox) when they want it for this kind.
+           department_id: int | None = None, link: str = "") -> list[Notification]:
+    """Notify each active user once in the app, by mail (outbox) when they want it for this kind, and on
+    the chat channels that take this kind: the users' own, and those of the case's department.
 
     `title` and `body` may be lazy strings: each mail is rendered in its recipient's language.
     """
@@ -91,8 +96,30 @@ def notify(users: Iterable[User], kind: str, title: Any, body: Any, *, case_id: 
             mail_body = f"{body_text}\n\n{base_url()}{link}\n" if link else f"{body_text}\n"
             db.session.add(OutboxMail(to_addr=user.email, subject=title_text, body=mail_body, kind=kind,
                                       next_attempt_at=utcnow()))
+    _queue_chat(recipients, kind, title, body, link, department_id)
     db.session.flush()
     return rows
+
+
+def _queue_chat(recipients: list[User], kind: str, title: Any, body: Any, link: str,
+                department_id: int | None) -> None:
+    """A message in the outbox for each chat channel that takes this kind: the recipients' own channels (in
+    their language) and the department's (in Japanese). One query, and none when nobody has a channel."""
+    owners: list[Any] = [ChatChannel.user_id.in_([u.id for u in recipients])] if recipients else []
+    if department_id is not None and kind in DEPARTMENT_KINDS:
+        owners.append(ChatChannel.department_id == department_id)
+    if not owners:
+        return
+    language = {u.id: u.locale or "ja" for u in recipients}
+    for channel in db.session.scalars(select(ChatChannel).where(ChatChannel.removed_at.is_(None), or_(*owners))
+                                      .order_by(ChatChannel.id)):
+        if kind not in channel.kind_list:
+            continue
+        with force_locale(language.get(channel.user_id or 0, "ja")):
+            title_text, body_text = one_line(str(title)), str(body)
+        db.session.add(OutboxMail(to_addr="", channel_id=channel.id, kind=kind, subject=title_text,
+                                  body=body_text, link=f"{base_url()}{link}" if link else "",
+                                  next_attempt_at=utcnow()))
 
 
 def unread_count(user: User) -> int:
@@ -134,8 +161,9 @@ def mark_all_read(user: User) -> int:
 
 
 def problem_mail_query():
-    """Mail that failed for good or is still waiting, for the PR office's outbox page (failed first)."""
-    return (select(OutboxMail).where(OutboxMail.sent_at.is_(None))
+    """Mail and chat messages that failed for good or are still waiting, for the PR office's outbox page
+    (failed first)."""
+    return (select(OutboxMail).where(OutboxMail.sent_at.is_(None)).options(joinedload(OutboxMail.channel))
             .order_by(OutboxMail.failed_at.is_(None), OutboxMail.id.desc()))
 
 
@@ -174,14 +202,21 @@ class MailHealth:
         return not self.configured or bool(self.retrying or self.failed)
 
 
-def mail_health() -> MailHealth:
-    """The mail setting and the outbox's state, in at most two queries (one when all is well)."""
+def mail_health(exact: bool = False) -> MailHealth:
+    """The mail setting and the outbox's state, in at most two queries (one when all is well).
+
+    The counts stop at COUNT_CAP + 1 unless `exact`: the PR office's header reads them on every page, and a
+    mail server down for a week leaves tens of thousands of mails waiting."""
     unsent = OutboxMail.sent_at.is_(None)
-    waiting, retrying, failed = db.session.execute(select(
-        func.count().filter(unsent, OutboxMail.failed_at.is_(None)),
-        func.count().filter(unsent, OutboxMail.failed_at.is_(None), OutboxMail.attempts > 0),
-        func.count().filter(unsent, OutboxMail.failed_at.is_not(None)),
-    ).select_from(OutboxMail)).one()
+    # Waiting: mail only (without a mail server it never leaves; chat messages go out meanwhile).
+    wheres = ((unsent, OutboxMail.failed_at.is_(None), OutboxMail.channel_id.is_(None)),
+              (unsent, OutboxMail.failed_at.is_(None), OutboxMail.attempts > 0),
+              (unsent, OutboxMail.failed_at.is_not(None)))
+    if exact:
+        counts = select(*(func.count().filter(*where) for where in wheres)).select_from(OutboxMail)
+    else:
+        counts = select(*(pagination.capped(select(OutboxMail.id).where(*where)) for where in wheres))
+    waiting, retrying, failed = db.session.execute(counts).one()
     last_error = ""
     if retrying or failed:
         last_error = db.session.scalar(

@@ -26,6 +26,7 @@ from incident.escalation import service as escalation
 from incident.evidence.service import add_evidence
 from incident.extensions import db
 from incident.fakes import service as fakes
+from incident.notifications import chat
 
 PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 320, "height": 640}
@@ -61,6 +62,9 @@ def city(make, password):
     escalation.escalate(responder, case, "対応方針の相談")
     fake, _created = fakes.record_fake(responder, {"platform": "instagram", "url": "https://www.instagram.com/ishinomaki_kanko_fake"},
                                        case)
+    chat.add_channel(supervisor, service="teams", name="観光課 Teams", kinds=["case_opened", "escalation"],
+                     url="https://prod-01.japaneast.logic.azure.com/workflows/abc/triggers/manual/paths/invoke",
+                     department=kanko)
     db.session.commit()
     return {"responder": responder.email, "admin": admin.email, "supervisor": supervisor.email,
             "password": password, "case": case.id,
@@ -79,7 +83,7 @@ def _pages(city) -> dict[str, list[str]]:
             "/settings",
         ],
         "admin": ["/", f"/cases/{case}", "/public/accounts", "/admin/users", "/audit", "/admin/outbox",
-                  "/no-such-page"],
+                  "/notifications/chat", "/no-such-page"],
     }
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 import types
 
 import pytest
+from sqlalchemy import insert
 from test_mail import HOST, SMTPServer, free_port  # the real loopback SMTP server of the mail tests
 
 from incident.dates import utcnow
 from incident.extensions import db
 from incident.notifications.models import OutboxMail
+from incident.pagination import COUNT_CAP
 
 WARNING = "メールが送信されていません。"
 
@@ -62,8 +64,22 @@ def test_failing_delivery_is_shown_with_counts(app, client, login, town):
     _queue_mail(attempts=10, failed_at=utcnow(), last_error="SMTPRecipientsRefused")
     login(town.admin)
     page = client.get("/cases").get_data(as_text=True)
-    assert WARNING in page
+    assert "配信に失敗している通知があります。" in page and WARNING not in page  # the mail server is set
     assert "再試行中 1 件、送信をあきらめたもの 1 件" in page
+
+
+def test_the_header_stops_counting_a_long_outbox_and_doctor_counts_it_all(app, client, login, runner, town):
+    """A mail server down for days leaves thousands waiting: every PR office page must not count them all."""
+    app.config["MAIL_HOST"] = None
+    db.session.execute(insert(OutboxMail), [
+        {"to_addr": "kacho@example.jp", "subject": "件名", "body": "本文", "kind": "escalation"}
+        for _ in range(COUNT_CAP + 5)])
+    db.session.commit()
+    login(town.admin)
+    page = client.get("/cases").get_data(as_text=True)
+    assert f"保存されています（{COUNT_CAP:,} 件以上）" in page
+    assert f"{COUNT_CAP + 5:,}" not in page
+    assert f"outbox: {COUNT_CAP + 5} waiting" in runner.invoke(args=["doctor"]).output
 
 
 def test_outbox_page_states_the_setting_without_the_password(app, client, login, town):
