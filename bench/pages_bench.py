@@ -11,8 +11,10 @@ A benchmark, not a test: it exits 0 unless BENCH_STRICT=1 and a page misses the 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -239,13 +241,16 @@ def _sweep_with_open_cases(app: Flask, repeats: int, keep: int = SWEEP_OPEN_CASE
         db.session.execute(update(Case).where(Case.status != CaseStatus.CLOSED, Case.id.not_in(kept))
                            .values(status=CaseStatus.CLOSED, closed_at=now))
         db.session.commit()
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        db.session.remove()
+        engine = db.engine
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             vacuum = "VACUUM ANALYZE" if connection.dialect.name == "postgresql" else "ANALYZE"
             for table in ("cases", "escalation", "case_step_due"):
                 connection.execute(text(f"{vacuum} {table}"))
-            if connection.dialect.name == "sqlite":  # the closing's pages leave the write-ahead log
-                connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        db.session.remove()
+        if engine.dialect.name == "sqlite":  # the closing's pages leave the write-ahead log for the file
+            engine.dispose()
+            with contextlib.closing(sqlite3.connect(str(engine.url.database))) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return _time(app, lambda: _sweep(app), repeats)
 
 

@@ -116,6 +116,17 @@ LINEWORKS_SERVICE_ACCOUNT: str | None = None
 LINEWORKS_PRIVATE_KEY: str | None = None
 LINEWORKS_AUTH_URL = "https://auth.worksmobile.com/oauth2/v2.0/token"
 LINEWORKS_API_URL = "https://www.worksapis.com/v1.0"
+#: The grounds on which a passage of a case's record may be withheld from a disclosure request (情報公開),
+#: as the city's 情報公開条例 lists its non-disclosure information; set them to the ordinance's own wording
+#: with article numbers (INCIDENT_DISCLOSURE_GROUNDS takes a JSON list). Each mask records the text chosen.
+DISCLOSURE_GROUNDS = [
+    "個人に関する情報（特定の個人を識別できるもの）",
+    "法人等に関する情報（公にすると正当な利益を害するおそれがあるもの）",
+    "公共の安全と秩序の維持に支障を及ぼすおそれがある情報",
+    "審議・検討等に関する情報",
+    "事務・事業の適正な遂行に支障を及ぼすおそれがある情報",
+    "法令等の規定により公にできない情報",
+]
 #: Seconds between the worker's rounds (escalation sweep and mail delivery).
 WORKER_INTERVAL = 60
 #: Single sign-on with OpenID Connect (README, "Single sign-on"): the identity provider's issuer URL, e.g.

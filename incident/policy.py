@@ -171,6 +171,14 @@ def can_set_department_contact(user: User | None, department: Department) -> boo
     return user.role == Role.ADMIN or (user.role == Role.SUPERVISOR and user.department_id == department.id)
 
 
+def can_prepare_disclosure(user: User, case: Case) -> bool:
+    """A disclosure request's package (情報公開: which passages are withheld) is prepared by the PR office or
+    the case department's supervisors; never by an outside operator's user. To others it does not exist."""
+    if is_operator_user(user):
+        return False
+    return can_act_as_supervisor(user, case)
+
+
 def can_manage_department_chat(user: User, department: Department) -> bool:
     """A department's chat channels are set up by its supervisors or the PR office (an outside operator's
     users never: the channel carries every case of the department)."""

@@ -25,11 +25,13 @@ from werkzeug.routing import IntegerConverter
 from incident.auth.models import UserSession
 from incident.auth.sessions import start_session
 from incident.auth.tokens import create_token
+from incident.cases.models import Case
 from incident.dates import utcnow
 from incident.drafts.blanks import find_blanks
 from incident.extensions import db
 from incident.notifications import chat
 from incident.notifications.models import Notification, OutboxMail
+from incident.reports import disclosure
 
 CHECKS = ["public_info", "accurate", "rights", "not_prohibited", "calm"]
 #: Methods left out of the id and login checks: OPTIONS is Flask's automatic answer (the allowed methods of
@@ -317,6 +319,10 @@ def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict
     channel, spare = (chat.add_channel(a.supervisor_a, service="slack", name=name, kinds=["escalation"],
                                        url="https://hooks.slack.com/services/T0/B0/secret", department=a.dept_a)
                       for name in ("防災課 Slack", "予備"))
+    request = disclosure.open_request(a.supervisor_a, case["id"], "R8-1", dt.date(2026, 11, 1))
+    case_row = db.session.get(Case, case["id"])
+    mask = disclosure.add_mask(a.supervisor_a, case_row, request, "なりすまし", disclosure.grounds()[0], "個人情報",
+                               case_row.title)
     db.session.commit()
     steps = _created(api("GET", f"{base}/steps", a.responder_a))["items"]
     from incident.accounts import service as accounts
@@ -326,7 +332,7 @@ def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict
         "evidence_id": evidence["id"], "fake_id": fake["id"], "draft_id": draft["id"],
         "publication_id": sent["publication"]["id"], "escalation_id": escalation["id"],
         "notification_id": notification.id, "token_id": token.id, "mail_id": mail.id,
-        "channel_id": channel.id, "spare_channel_id": spare.id,
+        "channel_id": channel.id, "spare_channel_id": spare.id, "request_id": request.id, "mask_id": mask.id,
         "key": steps[0]["key"], "task": next(iter(accounts.CLOSURE_TASKS)),
         # Department B's responder: the control (the PR office) issues them a temporary password.
         "user_id": a.responder_b.id,

@@ -12,6 +12,7 @@ fails the test, and so does a page that scrolls sideways on the phone.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
@@ -27,6 +28,7 @@ from incident.evidence.service import add_evidence
 from incident.extensions import db
 from incident.fakes import service as fakes
 from incident.notifications import chat
+from incident.reports import disclosure
 
 PHONE = {"width": 390, "height": 844}
 SMALL_PHONE = {"width": 320, "height": 640}
@@ -65,8 +67,10 @@ def city(make, password):
     chat.add_channel(supervisor, service="teams", name="観光課 Teams", kinds=["case_opened", "escalation"],
                      url="https://prod-01.japaneast.logic.azure.com/workflows/abc/triggers/manual/paths/invoke",
                      department=kanko)
+    request = disclosure.open_request(admin, case.id, "R8-情公-0012", dt.date(2026, 11, 25))
+    disclosure.add_mask(admin, case, request, "なりすまし", disclosure.grounds()[0], "説明のための例", case.title)
     db.session.commit()
-    return {"responder": responder.email, "admin": admin.email, "supervisor": supervisor.email,
+    return {"responder": responder.email, "disclosure": request.id, "admin": admin.email, "supervisor": supervisor.email,
             "password": password, "case": case.id,
             "draft": draft.id, "fake": fake.id, "account": account.id}
 
@@ -83,7 +87,8 @@ def _pages(city) -> dict[str, list[str]]:
             "/settings",
         ],
         "admin": ["/", f"/cases/{case}", "/public/accounts", "/admin/users", "/audit", "/admin/outbox",
-                  "/notifications/chat", "/no-such-page"],
+                  "/notifications/chat", f"/cases/{case}/disclosures", f"/cases/{case}/disclosures/{city['disclosure']}",
+                  f"/cases/{case}/disclosures/{city['disclosure']}/print", "/no-such-page"],
     }
 
 
