@@ -66,7 +66,8 @@ OUTCOMES = {
 class Draft(Model):
     """One outgoing text for a case. Its wording lives in revisions; this row holds the current state."""
 
-    __table_args__ = (Index("ix_draft_follow_up", "follow_up_on", "outcome"),)
+    # Unanswered first: the follow-ups due are read among the requests still waiting, not every one ever sent.
+    __table_args__ = (Index("ix_draft_follow_up", "outcome", "follow_up_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
