@@ -29,8 +29,7 @@ from incident.drafts.models import (
     Publication,
     Route,
 )
-from incident.escalation.models import Escalation
-from incident.escalation.queries import open_and_told
+from incident.escalation.models import Escalation, EscalationNotice
 from incident.extensions import db
 from incident.playbooks.models import CaseStepDue, PlaybookVersion
 from incident.playbooks.service import PENDING, StepState, playbook_of
@@ -223,7 +222,8 @@ def approvals(user: User, limit: int = HOME_LIMIT) -> Block:
 def _told(user: User) -> ColumnElement[bool]:
     """Open escalations the user was told about; an outside operator's user only those of cases they see
     (policy.being_told_shows_case), as the work queue does."""
-    told = open_and_told(user)
+    told = and_(Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None),
+                Escalation.id.in_(select(EscalationNotice.escalation_id).where(EscalationNotice.user_id == user.id)))
     if not policy.being_told_shows_case(user):
         told = and_(told, _visible(user))
     return told
