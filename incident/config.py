@@ -116,6 +116,12 @@ LINEWORKS_SERVICE_ACCOUNT: str | None = None
 LINEWORKS_PRIVATE_KEY: str | None = None
 LINEWORKS_AUTH_URL = "https://auth.worksmobile.com/oauth2/v2.0/token"
 LINEWORKS_API_URL = "https://www.worksapis.com/v1.0"
+#: Retention of a closed case's record (公文書の保存期間): the classes offered, in years ("permanent": kept
+#: for good), and each kind's class when the case closes. Set both from the city's 文書管理規程
+#: (INCIDENT_RETENTION_CLASSES / INCIDENT_RETENTION_DEFAULTS take JSON).
+RETENTION_CLASSES = ["1", "3", "5", "10", "permanent"]
+RETENTION_DEFAULTS = {"flaming": "5", "impersonation": "5", "false_information": "5", "account_takeover": "10",
+                      "dormant_account": "3"}
 #: The grounds on which a passage of a case's record may be withheld from a disclosure request (情報公開),
 #: as the city's 情報公開条例 lists its non-disclosure information; set them to the ordinance's own wording
 #: with article numbers (INCIDENT_DISCLOSURE_GROUNDS takes a JSON list). Each mask records the text chosen.

@@ -205,7 +205,7 @@ APPEND_ONLY_TABLES = (
     "account_notice", "notice_receipt", "closure_task", "fake_account_event", "case_fake_account",
     "evidence", "evidence_withdrawal",
     "draft_revision", "draft_check", "draft_event", "publication", "escalation_notice",
-    "case_review", "disclosure_request", "disclosure_mask", "disclosure_mask_withdrawal",
+    "case_review", "disclosure_request", "disclosure_mask", "disclosure_mask_withdrawal", "retention_event",
 )
 
 

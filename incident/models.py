@@ -24,6 +24,7 @@ from incident.cases.models import (  # noqa: F401
     EvidenceWithdrawal,
     Note,
     OffendingItem,
+    RetentionEvent,
     Severity,
     TimelineEvent,
 )

@@ -179,6 +179,12 @@ def can_prepare_disclosure(user: User, case: Case) -> bool:
     return can_act_as_supervisor(user, case)
 
 
+def can_manage_retention(user: User) -> bool:
+    """Retention of the records (what ends this fiscal year, extensions) is the PR office's, which keeps the
+    city's records with the 文書管理 rules; to others the page does not exist."""
+    return user.role == Role.ADMIN
+
+
 def can_manage_department_chat(user: User, department: Department) -> bool:
     """A department's chat channels are set up by its supervisors or the PR office (an outside operator's
     users never: the channel carries every case of the department)."""

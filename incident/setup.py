@@ -69,6 +69,7 @@ def init_app(app: Flask) -> None:
     from incident import models  # noqa: F401  (register every model with the metadata)
 
     # The domains that react to case and draft signals subscribe when their modules are imported.
+    from incident.cases import retention as _retention  # noqa: F401
     from incident.escalation import service as _escalation  # noqa: F401
     from incident.fakes import service as _fakes  # noqa: F401
     from incident.notifications import hooks as _hooks  # noqa: F401

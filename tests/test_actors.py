@@ -290,9 +290,10 @@ def change_status(w: World) -> None:
 
 
 @scenario("audit:case.review", "timeline:reviewed", "audit:case.status", "timeline:status_changed",
-          "audit:step.complete", "timeline:step_complete")
+          "audit:step.complete", "timeline:step_complete", "audit:case.retention")
 def close_with_a_review(w: World) -> None:
-    """The supervisor closes a case with its review (completing the review step), then revises the review."""
+    """The supervisor closes a case with its review (completing the review step, and giving the record its
+    retention), then revises the review."""
     case = w.case()
     supervisor = w.city.supervisor_a
     w.api("POST", f"/api/v1/cases/{case['id']}/acknowledge", w.city.responder_a)
@@ -826,6 +827,58 @@ def reshuffle(w: World) -> None:
     first, second = db.session.scalars(select(Reshuffle.id).order_by(Reshuffle.id)).all()
     w.act(admin, lambda: w.page(admin, "POST", f"/admin/reshuffles/{first}/apply", {"confirm": "y"}))
     w.act(admin, lambda: w.page(admin, "POST", f"/admin/reshuffles/{second}/cancel"))
+
+
+# records: retention, disclosure requests; chat channels
+
+
+def _closed(w: World) -> dict[str, Any]:
+    case = w.case()
+    w.api("POST", f"/api/v1/cases/{case['id']}/acknowledge", w.city.responder_a)
+    w.api("POST", f"/api/v1/cases/{case['id']}/status", w.city.supervisor_a, json={
+        "status": "closed", "reason": "対応済み", "waive_open_steps": True,
+        "review": {"what_happened": "誤った日付を投稿", "what_was_done": "訂正を投稿"}})
+    return case
+
+
+@scenario("audit:case.retention")
+def extend_retention(w: World) -> None:
+    """The PR office keeps a closed case's record longer, with the reason."""
+    case = _closed(w)
+    w.act(w.city.admin, lambda: w.page(w.city.admin, "POST", f"/admin/retention/{case['id']}",
+                                       {"retention_class": "permanent", "reason": "議会の調査"}))
+
+
+@scenario("audit:disclosure.open", "audit:disclosure.mask", "audit:disclosure.unmask")
+def prepare_a_disclosure(w: World) -> None:
+    """The department's supervisor records a 情報公開 request, withholds a passage, then takes it back."""
+    from incident.reports.disclosure import grounds
+    from incident.reports.models import DisclosureMask
+
+    case = w.case(title="防災情報の誤り（通報者 石巻花子）")
+    supervisor = w.city.supervisor_a
+    base = f"/cases/{case['id']}/disclosures"
+    opened = w.act(supervisor, lambda: w.page(supervisor, "POST", base,
+                                              {"reference": "R8-1", "received_on": "2026-11-25"}))
+    request = opened.location.rstrip("/").split("/")[-1]
+    w.act(supervisor, lambda: w.page(supervisor, "POST", f"{base}/{request}",
+                                     {"passage": "石巻花子", "ground": grounds()[0], "reason": "通報者の氏名"}))
+    mask = db.session.scalars(select(DisclosureMask.id)).one()
+    w.act(supervisor, lambda: w.page(supervisor, "POST", f"{base}/{request}/masks/{mask}/withdraw",
+                                     {"reason": "本人の同意"}))
+
+
+@scenario("audit:chat_channel.add", "audit:chat_channel.remove")
+def department_chat_channel(w: World) -> None:
+    """The department's supervisor adds its Slack channel, then stops sending to it."""
+    from incident.notifications.models import ChatChannel
+
+    supervisor = w.city.supervisor_a
+    w.act(supervisor, lambda: w.page(supervisor, "POST", "/notifications/chat", {
+        "owner": str(w.city.dept_a.id), "service": "slack", "name": "防災課", "kinds": ["escalation"],
+        "url": "https://hooks.slack.com/services/T0/B0/XYZ"}))
+    channel = db.session.scalars(select(ChatChannel.id)).one()
+    w.act(supervisor, lambda: w.page(supervisor, "POST", f"/notifications/chat/{channel}/remove"))
 
 
 # --- the tests ------------------------------------------------------------------------------------

@@ -87,6 +87,9 @@ NOT_DEPARTMENT_BOUND: dict[str, dict[str, Any]] = {
         "POST": 404, "control": "admin",
         "why": "the PR office revokes anyone's API token; to others the page does not exist, like /admin/tokens"},
     "/settings/sessions/<session_id>/end": {"POST": 404, "why": "a signed-in session is its user's alone"},
+    "/admin/retention/<case_id>": {
+        "POST": 404, "control": "admin",
+        "why": "the records' retention is the PR office's; a case another department cannot see is 404"},
     "/notifications/chat/<channel_id>/test": {"POST": 404, "why": CHAT},
     # Its own channel: the control's removal must not leave the test-message rule a removed channel.
     "/notifications/chat/<channel_id>/remove": {"POST": 404, "why": CHAT, "ids": {"channel_id": "spare_channel_id"}},

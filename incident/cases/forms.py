@@ -109,3 +109,10 @@ class FilterForm(FlaskForm):
     sort = SelectField(_l("並び順"), choices=labels.options([("newest", _l("新しい順")), ("severity", _l("重大度の高い順"))]),
                        validators=[Optional()])
     page = IntegerField(validators=[Optional()])
+
+
+class RetentionForm(FlaskForm):
+    """A longer retention for a closed case's record, with the reason (the service checks both)."""
+
+    retention_class = SelectField(_l("新しい保存期間"), validate_choice=False, choices=[])
+    reason = StringField(_l("延長の理由"), validators=[Optional(), Length(max=500)])

@@ -6,7 +6,7 @@ import enum
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from incident.accounts.models import OfficialAccount, Platform
@@ -89,6 +89,8 @@ class Case(Model):
         # The metrics choose a period's cases by these.
         Index("ix_cases_detected_at", "detected_at"),
         Index("ix_cases_closed_at", "closed_at"),
+        # The PR office lists the records whose retention ends in a fiscal year.
+        Index("ix_cases_retention_until", "retention_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,6 +122,10 @@ class Case(Model):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     #: The playbook version (SHA-256 of its file) this case follows; pinned when opened.
     playbook_version: Mapped[str | None] = mapped_column(ForeignKey("playbook_version.version"))
+    #: The record's retention class once the case closed ("1", "3", "5", "10" years or "permanent";
+    #: incident.cases.retention), and the last day it is kept (None: permanent, or still open).
+    retention_class: Mapped[str | None] = mapped_column(String(20))
+    retention_until: Mapped[dt.date | None] = mapped_column(Date)
     #: Optimistic-locking counter: a save made from an older version is refused.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -190,6 +196,21 @@ class CaseReview(Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     author: Mapped[User] = relationship()
+
+
+class RetentionEvent(Model):
+    """Each retention a case's record was given (on closing, or extended by the PR office with a reason);
+    append-only: the case row holds the current one."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    retention_class: Mapped[str] = mapped_column(String(20))
+    retention_until: Mapped[dt.date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship()
 
 
 class TimelineEvent(Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -14,7 +14,8 @@ from flask_wtf import FlaskForm
 from incident import boundary, labels, policy
 from incident.accounts.service import all_accounts
 from incident.auth import service as auth
-from incident.cases import queries, service
+from incident.auth.forms import form_error
+from incident.cases import queries, retention, service
 from incident.cases import review as case_review
 from incident.cases.forms import (
     AssignForm,
@@ -23,12 +24,14 @@ from incident.cases.forms import (
     ItemForm,
     NewCaseForm,
     NoteForm,
+    RetentionForm,
     ReviewForm,
     StatusForm,
 )
 from incident.cases.models import CaseStatus
-from incident.dates import to_tokyo
-from incident.errors import CaseError, Conflict, ValidationFailed
+from incident.dates import to_tokyo, utcnow
+from incident.errors import CaseError, Conflict, NotFound, ValidationFailed
+from incident.extensions import db
 from incident.messages import flash_at
 from incident.pagination import CursorError, page_args
 from incident.reports import csv_export
@@ -362,3 +365,50 @@ def edit(case_id: int):
         form.version.data = str(case.version)
     return render_template("cases/edit.html", form=form, case=case, conflict=conflict,
                            accounts={a.id: a for a in all_accounts()}), status
+
+
+# ---- retention of the records (PR office) ----------------------------------------------------------------
+
+
+@bp.route("/admin/retention")
+@login_required
+def retention_list():
+    """Closed cases whose records' retention ends in a fiscal year (this one unless ?year=), soonest first."""
+    today = to_tokyo(utcnow()).date()
+    this_year = retention.fiscal_year(today)
+    try:
+        year = int(request.args.get("year") or this_year)
+    except ValueError:
+        year = this_year
+    year = min(max(year, 2000), this_year + 200)
+    try:
+        query = retention.ending_in(current_user, year)
+    except NotFound:
+        abort(404)
+    page, per_page = page_args(request.args)
+    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    first, last = retention.fiscal_bounds(year)
+    return render_template("cases/retention.html", pagination=pagination, year=year, this_year=this_year,
+                           first=first, last=last, classes=retention.classes(), form=RetentionForm(formdata=None))
+
+
+@bp.route("/admin/retention/<int:case_id>", methods=["POST"])
+@login_required
+def extend_retention(case_id: int):
+    """Keep a record longer, with the reason (never shorter)."""
+    case = queries.load_case_page(current_user, case_id, notes=False)  # 404 for a case the user cannot see
+    if not policy.can_manage_retention(current_user):
+        abort(403)
+    form = RetentionForm()
+    year = request.form.get("year", "")
+    try:
+        if not form.validate():
+            raise form_error(form)
+        retention.extend(current_user, case, form.retention_class.data or "", form.reason.data or "")
+    except ValidationFailed as exc:
+        boundary.refuse(exc, at=f"retention-{case.id}")
+    else:
+        db.session.commit()
+        flash_at(f"retention-{case.id}", _("%(number)s の保存期間を延長しました。", number=case.number), "success")
+    return redirect(url_for("cases.retention_list", year=year if year.isdigit() else None,
+                            _anchor=f"retention-{case.id}"))

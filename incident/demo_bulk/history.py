@@ -5,12 +5,14 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 
+from flask import current_app
 from sqlalchemy import Table, select
 
 from incident.accounts.models import OfficialAccount, Platform
 from incident.auth.models import User
-from incident.cases.models import Case, CaseKind, CaseStatus, Note, OffendingItem, Severity
-from incident.dates import isoformat
+from incident.cases import retention
+from incident.cases.models import Case, CaseKind, CaseStatus, Note, OffendingItem, RetentionEvent, Severity
+from incident.dates import isoformat, to_tokyo
 from incident.demo_bulk.rows import Chunk, Ids, table_of
 from incident.demo_bulk.text import REASON, SOURCES, SUBJECTS, TITLES, note_body, sentence
 from incident.drafts.models import Draft, DraftEvent, DraftRevision, DraftStatus, DraftType, Publication, Route
@@ -86,6 +88,8 @@ def queue_case(batch: Batch, case_id: int, number: tuple[int, int], created: dt.
     acknowledged = None if status == CaseStatus.NEW else min(end, created + dt.timedelta(minutes=rng.randint(3, 180)))
     title = TITLES[kind].format(s=rng.choice(SUBJECTS))
     year, sequence = number
+    retention_class = str(current_app.config["RETENTION_DEFAULTS"].get(kind.value, retention.PERMANENT))
+    kept = (retention_class, retention.kept_until(to_tokyo(end).date(), retention_class))
     fields = {"kind": kind, "title": title, "severity": severity, "description": sentence(rng),
               "platform": account.platform if account else Platform(rng.choice(["x", "facebook", "instagram", "line"])),
               "official_account_id": account.id if account else None, "detected_at": detected,
@@ -95,7 +99,11 @@ def queue_case(batch: Batch, case_id: int, number: tuple[int, int], created: dt.
               assignee_id=None if status == CaseStatus.NEW and rng.random() < 0.5 else assignee.id,
               acknowledged_at=acknowledged, acknowledged_by_id=assignee.id if acknowledged else None,
               closed_at=None if open_case else end, created_at=created, updated_at=end,
-              playbook_version=city.playbooks[kind].version, version=1, **fields)
+              playbook_version=city.playbooks[kind].version, version=1,
+              retention_class=None if open_case else kept[0], retention_until=None if open_case else kept[1], **fields)
+    if not open_case:  # closed: its record's retention, as a closing gives it (incident.cases.retention)
+        batch.add(table_of(RetentionEvent), case_id=case_id, retention_class=kept[0], retention_until=kept[1],
+                  reason="", actor_id=assignee.id, created_at=end)
     batch.event(case_id, reporter, "opened", created, playbook_version=city.playbooks[kind].version[:12],
                 number=f"{year}-{sequence:04d}", kind=kind.value, severity=severity.value, title=title)
     batch.audit_row(reporter, "case.create", "case", case_id, case_id, created,

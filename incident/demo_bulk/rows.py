@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from incident.audit.chain import CONTENT_COLUMNS, canonical_content, chain_hash, chain_head
 from incident.audit.models import AuditLog
 from incident.auth.models import User
-from incident.cases.models import Case, CaseCounter, Note, OffendingItem, TimelineEvent
+from incident.cases.models import Case, CaseCounter, Note, OffendingItem, RetentionEvent, TimelineEvent
 from incident.database import UTCDateTime
 from incident.dates import UTC
 from incident.drafts.models import Draft, DraftEvent, DraftRevision, Publication
@@ -108,7 +108,7 @@ class Chunk:
 
 #: Tables in foreign-key order.
 ORDER = [Case, OffendingItem, Note, Draft, DraftRevision, DraftEvent, Publication, StepEvent, Escalation,
-         EscalationNotice, TimelineEvent]
+         EscalationNotice, TimelineEvent, RetentionEvent]
 
 
 def _sqlite_time(value: dt.datetime | None) -> str | None:

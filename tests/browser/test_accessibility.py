@@ -21,7 +21,9 @@ import html5lib
 import pytest
 from PIL import Image
 
+from incident.cases import retention
 from incident.cases import service as cases
+from incident.cases.models import CaseStatus
 from incident.drafts import service as drafts
 from incident.escalation import service as escalation
 from incident.evidence.service import add_evidence
@@ -67,10 +69,13 @@ def city(make, password):
     chat.add_channel(supervisor, service="teams", name="観光課 Teams", kinds=["case_opened", "escalation"],
                      url="https://prod-01.japaneast.logic.azure.com/workflows/abc/triggers/manual/paths/invoke",
                      department=kanko)
+    ended = make.case(supervisor, kind="flaming", title="終了した炎上の案件")
+    cases.change_status(supervisor, ended, CaseStatus.CLOSED, "対応終了", waive_open_steps=True)
     request = disclosure.open_request(admin, case.id, "R8-情公-0012", dt.date(2026, 11, 25))
     disclosure.add_mask(admin, case, request, "なりすまし", disclosure.grounds()[0], "説明のための例", case.title)
     db.session.commit()
-    return {"responder": responder.email, "disclosure": request.id, "admin": admin.email, "supervisor": supervisor.email,
+    return {"responder": responder.email, "disclosure": request.id,
+            "retention_year": retention.fiscal_year(ended.retention_until), "admin": admin.email, "supervisor": supervisor.email,
             "password": password, "case": case.id,
             "draft": draft.id, "fake": fake.id, "account": account.id}
 
@@ -88,7 +93,7 @@ def _pages(city) -> dict[str, list[str]]:
         ],
         "admin": ["/", f"/cases/{case}", "/public/accounts", "/admin/users", "/audit", "/admin/outbox",
                   "/notifications/chat", f"/cases/{case}/disclosures", f"/cases/{case}/disclosures/{city['disclosure']}",
-                  f"/cases/{case}/disclosures/{city['disclosure']}/print", "/no-such-page"],
+                  f"/cases/{case}/disclosures/{city['disclosure']}/print", f"/admin/retention?year={city['retention_year']}", "/no-such-page"],
     }
 
 
