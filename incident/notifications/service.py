@@ -104,7 +104,8 @@ def notify(users: Iterable[User], kind: str, title: Any, body: Any, *, case_id: 
 def _queue_chat(recipients: list[User], kind: str, title: Any, body: Any, link: str,
                 department_id: int | None) -> None:
     """A message in the outbox for each chat channel that takes this kind: the recipients' own channels (in
-    their language) and the department's (in Japanese). One query, and none when nobody has a channel."""
+    their language) and the department's (in Japanese). One query per notification (none without recipients
+    or a department)."""
     owners: list[Any] = [ChatChannel.user_id.in_([u.id for u in recipients])] if recipients else []
     if department_id is not None and kind in DEPARTMENT_KINDS:
         owners.append(ChatChannel.department_id == department_id)

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from incident import boundary, labels, policy
 from incident.auth.forms import EmptyForm, form_error
 from incident.auth.models import Department
+from incident.database import MAX_ID
 from incident.errors import NotFound, ValidationFailed
 from incident.extensions import db
 from incident.messages import flash_at
@@ -124,7 +125,8 @@ def chat_channels():
         return _chat_page(form, status=422)
     department = None
     if form.owner.data != "me":
-        department = db.session.get(Department, int(form.owner.data)) if (form.owner.data or "").isdigit() else None
+        owner = form.owner.data or ""
+        department = db.session.get(Department, int(owner)) if owner.isdigit() and int(owner) <= MAX_ID else None
         if department is None:
             abort(404)
     try:

@@ -359,6 +359,10 @@ def test_the_page_adds_tests_and_removes_and_others_get_404(town, receiver, clie
     assert client.post("/notifications/chat", data={
         "owner": str(town.dept.id), "service": "slack", "name": "課", "url": f"{receiver.url}/x",
         "kinds": ["escalation"]}).status_code == 404
+    for owner in ("9" * 30, "-1", "abc"):  # nonsense is a department that does not exist, never a 500
+        assert client.post("/notifications/chat", data={
+            "owner": owner, "service": "slack", "name": "課", "url": f"{receiver.url}/x",
+            "kinds": ["escalation"]}).status_code == 404
     added = client.post("/notifications/chat", data={
         "owner": "me", "service": "slack", "name": "私の Slack", "url": f"{receiver.url}/mine",
         "kinds": ["escalation", "assigned"]})
