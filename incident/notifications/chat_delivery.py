@@ -194,8 +194,14 @@ def deliver_chat_due(now: dt.datetime | None = None, limit: int = 100) -> Delive
     report = DeliveryReport()
     now = now or utcnow()
     failing: set[int] = set()
-    for mail_id in due_ids(now, limit, OutboxMail.channel_id.is_not(None)):
-        channel_id = db.session.scalar(select(OutboxMail.channel_id).where(OutboxMail.id == mail_id))
+    due = due_ids(now, limit, OutboxMail.channel_id.is_not(None))
+    # Each message's channel, read once for the round (not a query per message).
+    channel_of: dict[int, int | None] = {
+        row.id: row.channel_id
+        for row in db.session.execute(select(OutboxMail.id, OutboxMail.channel_id).where(OutboxMail.id.in_(due)))}
+    db.session.commit()
+    for mail_id in due:
+        channel_id = channel_of[mail_id]
         if channel_id in failing or not claim(mail_id, now):
             continue
         mail = db.session.get_one(OutboxMail, mail_id)
