@@ -1,6 +1,7 @@
 """`flask --app incident ...` commands: thin callers of the services."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,9 @@ from incident.auth import reshuffle as auth_reshuffle
 from incident.auth import service as auth_service
 from incident.auth import tokens as auth_tokens
 from incident.auth.models import Role, User
+from incident.cases.models import Case
 from incident.database import in_own_transaction, reads_first, refresh_statistics
+from incident.errors import DomainError
 from incident.extensions import db
 
 #: How often the worker refreshes the query planner's statistics (seconds).
@@ -26,6 +29,7 @@ STATISTICS_EVERY_S = 24 * 60 * 60
 department_cli = AppGroup("department", help="Manage departments (所属).")
 user_cli = AppGroup("user", help="Manage users.")
 token_cli = AppGroup("token", help="Manage personal API tokens.")
+records_cli = AppGroup("records", help="Records whose retention ended (保存期間の満了): export, then redact.")
 
 
 @department_cli.command("create")
@@ -420,6 +424,58 @@ def audit_verify(batch_size: int, head: tuple[int, str] | None) -> None:
     click.echo(f"audit log chain OK: {report.rows} rows; head {report.last_id or 0}:{report.last_hash}")
 
 
+@records_cli.command("expire")
+@click.option("--as", "email", required=True, help="The PR office user the exports and redactions are recorded as.")
+@click.option("--to", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the ZIPs are written to (for the records management system).")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Records handled in this run, oldest first.")
+@click.option("--redact/--export-only", default=False, show_default=True,
+              help="Also remove the personal data of each record once its ZIP is safely written.")
+def records_expire(email: str, folder: Path, limit: int, redact: bool) -> None:
+    """Write out each record whose retention ended (and, with --redact, then remove its personal data), one
+    record per transaction; print each ZIP's name and SHA-256. Stops at the first failure."""
+    from flask import current_app
+    from flask_login import login_user
+
+    from incident.reports import records
+    from incident.reports.records_views import export_archive
+
+    set_cli_request_id(new_request_id())
+    actor = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if actor is None or actor.role != Role.ADMIN or not actor.active:
+        raise click.ClickException(f"{email} is not an active PR office (admin) user")
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = list(db.session.scalars(records.expired(actor).with_only_columns(Case.id).limit(limit)))
+    db.session.rollback()
+    for case_id in ids:
+        with current_app.test_request_context():
+            login_user(actor)
+            case = db.session.get(Case, case_id)
+            assert case is not None
+            archive = export_archive(actor, case)
+            target = folder / archive.name
+            with target.open("wb") as out:
+                while chunk := archive.file.read(1 << 20):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            archive.file.close()
+            db.session.commit()  # the export is recorded only once its file is on disk
+            line = f"{archive.export.archive_sha256}  {target}"
+            if redact:
+                try:
+                    made = records.redact(actor, case, (), case.number)
+                except DomainError as error:
+                    db.session.rollback()
+                    raise click.ClickException(f"{case.number}: {error.message}") from None
+                db.session.commit()
+                failed = records.remove_files(made)
+                line += "  redacted" + (f" (evidence files not deleted: {failed})" if failed else "")
+            click.echo(line)
+    click.echo(f"{len(ids)} record(s) {'written out and redacted' if redact else 'written out'}")
+
+
 @click.command("db-optimize")
 def db_optimize() -> None:
     """Refresh the query planner's statistics (SQLite: ANALYZE; run after `flask db upgrade` and by the worker
@@ -515,6 +571,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(department_cli)
     app.cli.add_command(user_cli)
     app.cli.add_command(token_cli)
+    app.cli.add_command(records_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(playbooks_cli)
     app.cli.add_command(escalate_command)

@@ -122,6 +122,10 @@ LINEWORKS_API_URL = "https://www.worksapis.com/v1.0"
 RETENTION_CLASSES = ["1", "3", "5", "10", "permanent"]
 RETENTION_DEFAULTS = {"flaming": "5", "impersonation": "5", "false_information": "5", "account_takeover": "10",
                       "dormant_account": "3"}
+#: Days every city office is closed each year besides Japan's public holidays and weekends (市の休日, the
+#: year-end closure), as "MM-DD"; working hours and low-severity escalation timers skip them
+#: (INCIDENT_CITY_CLOSED_DAYS takes a JSON list).
+CITY_CLOSED_DAYS = ["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"]
 #: The grounds on which a passage of a case's record may be withheld from a disclosure request (情報公開),
 #: as the city's 情報公開条例 lists its non-disclosure information; set them to the ordinance's own wording
 #: with article numbers (INCIDENT_DISCLOSURE_GROUNDS takes a JSON list). Each mask records the text chosen.

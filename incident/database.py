@@ -206,6 +206,7 @@ APPEND_ONLY_TABLES = (
     "evidence", "evidence_withdrawal",
     "draft_revision", "draft_check", "draft_event", "publication", "escalation_notice",
     "case_review", "disclosure_request", "disclosure_mask", "disclosure_mask_withdrawal", "retention_event",
+    "record_export", "redaction", "audit_seal",
 )
 
 
@@ -229,6 +230,69 @@ def append_only_ddl(dialect: str, table: str) -> list[str]:
     raise RuntimeError(f"append-only triggers are not written for {dialect}")
 
 
+#: The columns of append-only tables that hold personal data, which one change alone may touch: the
+#: redaction of a case whose retention ended (incident.reports.records, README "Redaction"). Text columns
+#: may only be blanked; JSON columns are rewritten with the personal values removed (audit_log's rows are
+#: then sealed: see incident/audit/chain.py).
+REDACTABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "note": ("body",),
+    "evidence": ("original_name", "note"),
+    "timeline_event": ("data",),
+    "audit_log": ("changes",),
+    "disclosure_mask": ("passage",),
+    "case_review": ("what_happened", "what_was_done", "cause"),
+    "step_event": ("reason",),
+}
+#: How a row of a redactable table names its case (SQL over OLD; disclosure masks through their request).
+_CASE_OF = {"disclosure_mask": "(SELECT case_id FROM disclosure_request WHERE id = OLD.request_id)"}
+
+
+def redactable_ddl(dialect: str, table: str, kept: tuple[str, ...], text_columns: tuple[str, ...]) -> list[str]:
+    """SQL (for migrations) that replaces `table`'s append-only triggers by ones that still refuse DELETE and
+    every UPDATE except a redaction: the `kept` columns unchanged, the case's redaction recorded (table
+    `redaction`), and each of `text_columns` either unchanged or blanked. Run after append_only_ddl."""
+    redactable = REDACTABLE_COLUMNS[table]
+    case_of = _CASE_OF.get(table, "OLD.case_id")
+    if dialect == "postgresql":
+        arguments = ", ".join(f"'{column}'" for column in ("request_id" if table in _CASE_OF else "case_id",
+                                                          *redactable))
+        return [
+            "CREATE OR REPLACE FUNCTION incident_refuse_unless_redaction() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "DECLARE redactable text[] := TG_ARGV[1:]; old_row jsonb := to_jsonb(OLD); "
+            "new_row jsonb := to_jsonb(NEW); case_ref bigint; col text; "
+            "BEGIN "
+            "IF TG_OP = 'UPDATE' AND (old_row - redactable) = (new_row - redactable) THEN "
+            "  IF TG_ARGV[0] = 'request_id' THEN "
+            "    SELECT case_id INTO case_ref FROM disclosure_request WHERE id = (old_row->>'request_id')::bigint; "
+            "  ELSE case_ref := (old_row->>'case_id')::bigint; END IF; "
+            "  IF EXISTS (SELECT 1 FROM redaction WHERE case_id = case_ref) THEN "
+            "    FOREACH col IN ARRAY redactable LOOP "
+            "      IF jsonb_typeof(old_row->col) = 'string' AND new_row->>col <> '' "
+            "         AND new_row->col IS DISTINCT FROM old_row->col THEN "
+            "        RAISE EXCEPTION '% is append-only: a redaction may only blank %', TG_TABLE_NAME, col "
+            "        USING ERRCODE = 'restrict_violation'; END IF; "
+            "    END LOOP; "
+            "    RETURN NEW; "
+            "  END IF; "
+            "END IF; "
+            "RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'restrict_violation'; "
+            "END $$",
+            f"DROP TRIGGER {table}_append_only ON {table}",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION incident_refuse_unless_redaction({arguments})",
+        ]
+    if dialect == "sqlite":
+        unchanged = " AND ".join(f"NEW.{column} IS OLD.{column}" for column in kept)
+        blanked = "".join(f" AND (NEW.{column} IS OLD.{column} OR NEW.{column} = '')" for column in text_columns)
+        return [
+            f"DROP TRIGGER {table}_no_update",
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} WHEN NOT ({unchanged}{blanked} "
+            f"AND EXISTS (SELECT 1 FROM redaction WHERE redaction.case_id = {case_of})) "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
+        ]
+    raise RuntimeError(f"append-only triggers are not written for {dialect}")
+
+
 class GrantError(Exception):
     """The app role cannot be limited by grants (missing, a superuser, or an owner)."""
 
@@ -237,7 +301,7 @@ def app_role_grants(connection: Any, role: str) -> list[str]:
     """The GRANT/REVOKE statements (PostgreSQL) that give the app's `role` only what the app needs.
 
     SELECT and INSERT on every table, UPDATE and DELETE only where rows may change (not on
-    APPEND_ONLY_TABLES), USAGE and SELECT on sequences, USAGE on the schema; everything else it held is
+    APPEND_ONLY_TABLES; there, UPDATE of the REDACTABLE_COLUMNS alone), USAGE and SELECT on sequences, USAGE on the schema; everything else it held is
     revoked first, so running them again after a migration is safe. No TRUNCATE, TRIGGER or REFERENCES,
     and no ownership: the role cannot disable or drop the append-only triggers. Run as the owner.
     """
@@ -283,6 +347,10 @@ def app_role_grants(connection: Any, role: str) -> list[str]:
         else:
             privileges = "SELECT, INSERT, UPDATE, DELETE"
         statements.append(f"GRANT {privileges} ON TABLE {where}.{quote(table)} TO {who}")
+        if table in REDACTABLE_COLUMNS:
+            # Only the personal columns, for a redaction (the trigger refuses any other change).
+            columns = ", ".join(quote(column) for column in REDACTABLE_COLUMNS[table])
+            statements.append(f"GRANT UPDATE ({columns}) ON TABLE {where}.{quote(table)} TO {who}")
     statements += [f"GRANT USAGE, SELECT ON SEQUENCE {where}.{quote(s)} TO {who}" for s in sequences]
     return statements
 

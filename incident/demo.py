@@ -10,9 +10,13 @@ from flask import current_app
 
 from incident.accounts import service as accounts
 from incident.auth import service as auth
+from incident.auth.models import Department, User
+from incident.cases import retention
 from incident.cases import service as cases
-from incident.cases.models import CaseStatus
-from incident.dates import utcnow
+from incident.cases.models import CaseStatus, RetentionEvent
+from incident.dates import to_tokyo, utcnow
+from incident.escalation import on_call
+from incident.extensions import db
 from incident.fakes.service import record_fake
 
 DEPARTMENTS = [
@@ -114,8 +118,45 @@ def load_demo() -> str:
         "platform": "facebook", "official_account_id": city.id,
     })
     cases.change_status(admin, flaming, CaseStatus.RESPONDING)
+    _seed_on_call(departments, users)
+    _seed_expired_record(admin, users["hakubutsukan-kancho@ishinomaki.example"],
+                         users["hakubutsukan@ishinomaki.example"])
     text = "\n".join(lines)
     path = Path(current_app.instance_path) / "demo-logins.txt"
     path.write_text(text + "\n", encoding="utf-8")
     path.chmod(0o600)
     return text
+
+
+def _seed_on_call(departments: dict[str, Department], users: dict[str, User]) -> None:
+    """Tonight's and the coming weekend's on-call shifts of the tourism department, and the museum's own hours
+    (closed on Mondays, open at weekends), so that the 勤務時間と当番 page shows something."""
+    chief, responder = users["kanko-kacho@ishinomaki.example"], users["kanko@ishinomaki.example"]
+    today = to_tokyo(utcnow()).date()
+    tomorrow = today + dt.timedelta(days=1)
+    on_call.add_shift(chief, departments["kanko"], user_id=chief.id, starts=f"{today} 17:15", ends=f"{tomorrow} 08:30")
+    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
+    on_call.add_shift(chief, departments["kanko"], user_id=responder.id, starts=f"{saturday} 00:00",
+                      ends=f"{saturday + dt.timedelta(days=2)} 08:30")
+    on_call.set_hours(users["hakubutsukan-kancho@ishinomaki.example"], departments["hakubutsukan"],
+                      start="09:00", end="17:00", weekdays=["1", "2", "3", "4", "5", "6"],
+                      closed=f"{today.year}-12-28")
+
+
+def _seed_expired_record(admin: User, chief: User, responder: User) -> None:
+    """A case closed in fiscal 2021 with a 1-year retention, so 保存期間が満了した記録 has a record to write
+    out and redact: a citizen's name and number in its description and a note, as real ones have."""
+    old = cases.open_case(responder, {
+        "kind": "false_information", "severity": "low", "title": "休館日の誤った情報（2021 年度の記録）",
+        "description": "市民の 石巻 一郎 さん（電話 0225-00-9999）から、休館日が誤って投稿されているとの連絡。",
+        "platform": "instagram", "source": "市民からの電話",
+    })
+    cases.add_note(responder, old, "石巻 一郎 さんに訂正の投稿を伝えた。")
+    cases.change_status(chief, old, CaseStatus.CLOSED, "訂正済み", waive_open_steps=True)
+    # Closed in September 2021 with 1 year: kept until 31 March 2023 (the record of this is written as it
+    # would have been then; demo data only).
+    closed = dt.datetime(2021, 9, 30, 6, 0, tzinfo=dt.UTC)
+    until = retention.kept_until(to_tokyo(closed).date(), "1")
+    old.closed_at, old.retention_class, old.retention_until = closed, "1", until
+    db.session.add(RetentionEvent(case_id=old.id, retention_class="1", retention_until=until, actor_id=admin.id,
+                                  reason="デモデータ：2021 年度に終了した記録として設定"))

@@ -76,6 +76,7 @@ EVENT_LABELS = {
     "escalation_acknowledged": _l("エスカレーションを受けた"),
     "escalation_resolved": _l("エスカレーションの原因が解消"),
     "reviewed": _l("振り返りを記録"),
+    "redacted": _l("保存期間の満了により個人情報を消去"),
 }
 FIELD_LABELS = {
     "kind": _l("種別"),

@@ -39,7 +39,7 @@ from incident.drafts.models import (  # noqa: F401
     Publication,
     Route,
 )
-from incident.escalation.models import Escalation, EscalationNotice  # noqa: F401
+from incident.escalation.models import Escalation, EscalationNotice, OnCallShift  # noqa: F401
 from incident.notifications.models import ChatChannel, EmailPreference, Notification, OutboxMail  # noqa: F401
 from incident.playbooks.models import PlaybookVersion, StepEvent  # noqa: F401
 from incident.reports.models import DisclosureMask, DisclosureMaskWithdrawal, DisclosureRequest  # noqa: F401

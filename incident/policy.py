@@ -193,6 +193,27 @@ def can_manage_department_chat(user: User, department: Department) -> bool:
     return user.role == Role.ADMIN or (user.role == Role.SUPERVISOR and user.department_id == department.id)
 
 
+def sees_department_cases(user: User, department: Department) -> bool:
+    """Whether a user sees a department's cases as a whole: its own staff and the PR office, never an outside
+    operator's user (who sees only its accounts' cases)."""
+    if is_operator_user(user):
+        return False
+    return user.role == Role.ADMIN or user.department_id == department.id
+
+
+def can_manage_on_call(user: User, department: Department) -> bool:
+    """A department's working hours and on-call rota are kept by its supervisors and the PR office (others who
+    see its cases are refused; to the rest the page does not exist)."""
+    if is_operator_user(user):
+        return False
+    return user.role == Role.ADMIN or (user.role == Role.SUPERVISOR and user.department_id == department.id)
+
+
+def may_be_on_call(user: User, department: Department) -> bool:
+    """Who may be on call for a department: an active person who sees all its cases (its staff, the PR office)."""
+    return user.active and sees_department_cases(user, department)
+
+
 def can_manage_accounts(user: User) -> bool:
     """Only the PR office keeps the registry of official accounts."""
     return user.role == Role.ADMIN
@@ -352,4 +373,4 @@ def can_change_content(user: User, case: Case) -> bool:
 def can_reopen(user: User, case: Case) -> bool:
     """Whether the user may reopen this closed case (the case's supervisor or the PR office), so its pages
     lead them to the status form and tell everyone else who may."""
-    return is_read_only(case) and can_change_status(user, case, case.status)
+    return is_read_only(case) and case.redacted_at is None and can_change_status(user, case, case.status)

@@ -291,6 +291,9 @@ def _register_blueprints(app: Flask) -> None:
     from incident.notifications.views import bp as notifications_bp
 
     app.register_blueprint(escalation_bp)
+    from incident.escalation.on_call_views import bp as on_call_bp
+
+    app.register_blueprint(on_call_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(disclosure_bp)
     from incident.reports.metrics_views import bp as metrics_bp
@@ -299,6 +302,9 @@ def _register_blueprints(app: Flask) -> None:
     from incident.reports.case_report_views import bp as report_bp
 
     app.register_blueprint(report_bp)
+    from incident.reports.records_views import bp as records_bp
+
+    app.register_blueprint(records_bp)
     from incident.search.views import bp as search_bp
 
     app.register_blueprint(search_bp)

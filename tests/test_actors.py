@@ -849,6 +849,21 @@ def extend_retention(w: World) -> None:
                                        {"retention_class": "permanent", "reason": "議会の調査"}))
 
 
+@scenario("audit:record.export", "audit:case.redact", "timeline:redacted")
+def redact_an_expired_record(w: World) -> None:
+    """The PR office writes out a record whose retention ended, then removes its personal data."""
+    from sqlalchemy import update
+
+    from incident.cases.models import Case
+
+    case = _closed(w)
+    db.session.execute(update(Case).where(Case.id == case["id"]).values(retention_until=dt.date(2020, 3, 31)))
+    db.session.commit()
+    admin = w.city.admin
+    w.act(admin, lambda: w.page(admin, "POST", f"/cases/{case['id']}/record-export"))
+    w.act(admin, lambda: w.page(admin, "POST", f"/cases/{case['id']}/redaction", {"confirmation": case["number"]}))
+
+
 @scenario("audit:disclosure.open", "audit:disclosure.mask", "audit:disclosure.unmask")
 def prepare_a_disclosure(w: World) -> None:
     """The department's supervisor records a 情報公開 request, withholds a passage, then takes it back."""
@@ -879,6 +894,22 @@ def department_chat_channel(w: World) -> None:
         "url": "https://hooks.slack.com/services/T0/B0/XYZ"}))
     channel = db.session.scalars(select(ChatChannel.id)).one()
     w.act(supervisor, lambda: w.page(supervisor, "POST", f"/notifications/chat/{channel}/remove"))
+
+
+@scenario("audit:on_call_shift.add", "audit:on_call_shift.remove", "audit:department.hours")
+def department_on_call(w: World) -> None:
+    """The department's supervisor puts a responder on call tonight, takes the shift off, and sets the hours."""
+    from incident.dates import to_tokyo, utcnow
+    from incident.escalation.models import OnCallShift
+
+    supervisor, dept = w.city.supervisor_a, w.city.dept_a.id
+    start, end = (to_tokyo(utcnow() + dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M") for h in (1, 12))
+    w.act(supervisor, lambda: w.page(supervisor, "POST", f"/on-call?department={dept}", {
+        "user_id": str(w.city.responder_a.id), "starts_at": start, "ends_at": end}))
+    shift = db.session.scalars(select(OnCallShift.id)).one()
+    w.act(supervisor, lambda: w.page(supervisor, "POST", f"/on-call/{shift}/remove"))
+    w.act(supervisor, lambda: w.page(supervisor, "POST", f"/on-call/hours?department={dept}", {
+        "start": "09:00", "end": "17:00", "weekdays": ["0", "1", "2", "3", "4"], "closed_dates": ""}))
 
 
 # --- the tests ------------------------------------------------------------------------------------

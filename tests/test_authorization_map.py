@@ -26,8 +26,9 @@ from incident.auth.models import UserSession
 from incident.auth.sessions import start_session
 from incident.auth.tokens import create_token
 from incident.cases.models import Case
-from incident.dates import utcnow
+from incident.dates import to_tokyo, utcnow
 from incident.drafts.blanks import find_blanks
+from incident.escalation import on_call
 from incident.extensions import db
 from incident.notifications import chat
 from incident.notifications.models import Notification, OutboxMail
@@ -90,6 +91,14 @@ NOT_DEPARTMENT_BOUND: dict[str, dict[str, Any]] = {
     "/admin/retention/<case_id>": {
         "POST": 404, "control": "admin",
         "why": "the records' retention is the PR office's; a case another department cannot see is 404"},
+    "/cases/<case_id>/record-export": {
+        "POST": 404, "control": "admin",
+        "why": "writing a record out is the PR office's (403 to others who see the case); a case another "
+               "department cannot see is 404"},
+    "/cases/<case_id>/redaction": {
+        "GET": 404, "POST": 404, "control": "admin",
+        "why": "removing personal data is the PR office's (403 to others who see the case); a case another "
+               "department cannot see is 404"},
     "/notifications/chat/<channel_id>/test": {"POST": 404, "why": CHAT},
     # Its own channel: the control's removal must not leave the test-message rule a removed channel.
     "/notifications/chat/<channel_id>/remove": {"POST": 404, "why": CHAT, "ids": {"channel_id": "spare_channel_id"}},
@@ -130,6 +139,9 @@ NOT_DEPARTMENT_BOUND: dict[str, dict[str, Any]] = {
     "/admin/reshuffles/<reshuffle_id>/cancel": {"POST": 404, "control": "admin", "why": RESHUFFLES},
     "/api/v1/reshuffles/<reshuffle_id>": {"GET": 404, "control": "admin", "why": RESHUFFLES},
     "/api/v1/reshuffles/<reshuffle_id>/apply": {"POST": 404, "control": "admin", "why": RESHUFFLES},
+    "/on-call/<shift_id>/remove": {
+        "POST": 404, "why": "an on-call shift is kept by its department's supervisors and the PR office; to those "
+                            "who do not see the department's cases it does not exist (its own staff get 403)"},
 }
 
 #: Pages a logged-out visitor may open.
@@ -322,6 +334,9 @@ def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict
     channel, spare = (chat.add_channel(a.supervisor_a, service="slack", name=name, kinds=["escalation"],
                                        url="https://hooks.slack.com/services/T0/B0/secret", department=a.dept_a)
                       for name in ("防災課 Slack", "予備"))
+    shift = on_call.add_shift(a.supervisor_a, a.dept_a, user_id=a.responder_a.id,
+                              starts=to_tokyo(utcnow() + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+                              ends=to_tokyo(utcnow() + dt.timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M"))
     request = disclosure.open_request(a.supervisor_a, case["id"], "R8-1", dt.date(2026, 11, 1))
     case_row = db.session.get(Case, case["id"])
     mask = disclosure.add_mask(a.supervisor_a, case_row, request, "なりすまし", disclosure.grounds()[0], "個人情報",
@@ -335,7 +350,7 @@ def _objects(app, api, city, tmp_path, operator_name: str | None = None) -> dict
         "evidence_id": evidence["id"], "fake_id": fake["id"], "draft_id": draft["id"],
         "publication_id": sent["publication"]["id"], "escalation_id": escalation["id"],
         "notification_id": notification.id, "token_id": token.id, "mail_id": mail.id,
-        "channel_id": channel.id, "spare_channel_id": spare.id, "request_id": request.id, "mask_id": mask.id,
+        "channel_id": channel.id, "spare_channel_id": spare.id, "shift_id": shift.id, "request_id": request.id, "mask_id": mask.id,
         "key": steps[0]["key"], "task": next(iter(accounts.CLOSURE_TASKS)),
         # Department B's responder: the control (the PR office) issues them a temporary password.
         "user_id": a.responder_b.id,

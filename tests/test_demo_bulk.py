@@ -24,7 +24,7 @@ def _seed(runner, cases: int, *extra: str) -> str:
 def test_bulk_cases_have_the_asked_shape_and_a_valid_audit_chain(app, runner):
     output = _seed(runner, 200)
     assert "Bulk demo data: cases 200" in output
-    bulk = list(db.session.scalars(select(Case).where(Case.id > 4)))  # the demo's own four come first
+    bulk = list(db.session.scalars(select(Case).where(Case.id > 5)))  # the demo's own five come first
     assert len(bulk) == 200
     closed = [case for case in bulk if case.status == CaseStatus.CLOSED]
     assert 150 <= len(closed) < 200, "about 90% closed, some still open"
@@ -54,8 +54,8 @@ def test_a_second_run_adds_cases_after_the_first(app, runner):
     _seed(runner, 30, "--seed", "1")
     output = _seed(runner, 30, "--seed", "2")
     assert "users exist already" in output
-    assert _count(Case) == 4 + 60
-    assert len(set(db.session.scalars(select(Case.number)))) == 64
+    assert _count(Case) == 5 + 60
+    assert len(set(db.session.scalars(select(Case.number)))) == 65
     db.session.rollback()
     assert verify_chain().ok
 
@@ -70,7 +70,7 @@ def test_pages_and_api_answer_on_bulk_data(app, runner, make, login, client, api
     _seed(runner, 200)
     departments = {d.code: d for d in db.session.scalars(select(Department))}
     pr_office = make.user(role="admin", department=departments["hisho-koho"])
-    case = db.session.scalars(select(Case).join(Note).where(Case.id > 4).group_by(Case.id)
+    case = db.session.scalars(select(Case).join(Note).where(Case.id > 5).group_by(Case.id)
                               .order_by(func.count(Note.id).desc()).limit(1)).one()
     note = db.session.scalars(select(Note).where(Note.case_id == case.id).order_by(Note.id)).first()
     login(pr_office)

@@ -25,6 +25,9 @@ REASON = _l("理由を %(max)d 文字以内で入力してください。", max=
 
 
 def _level(escalation: Escalation) -> str | None:
+    # "on_call" while the on-call person told first outside working hours is the one it waits on.
+    if escalation.on_call_id is not None:
+        return "on_call"
     levels = service.rules().levels
     return levels[escalation.level] if escalation.level < len(levels) else None
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping, func, select
 
-from incident.audit.models import AuditLog
+from incident.audit.models import AuditLog, AuditSeal
 from incident.dates import UTC
 from incident.extensions import db
 
@@ -39,6 +39,16 @@ def canonical_content(row: Mapping[str, Any] | RowMapping) -> bytes:
     payload["created_at"] = _utc_text(row["created_at"])
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                       allow_nan=False).encode("utf-8")
+
+
+def seal_hash(row: Mapping[str, Any] | RowMapping) -> str:
+    """SHA-256 (hex) of a row's canonical content alone: what a redaction seals a row with."""
+    return hashlib.sha256(canonical_content(row)).hexdigest()
+
+
+def seals_digest(seals: list[tuple[int, str]]) -> str:
+    """SHA-256 (hex) of a redaction's seals, "audit_id:sealed_hash" lines in id order: its audit row holds it."""
+    return hashlib.sha256("".join(f"{i}:{h}\n" for i, h in sorted(seals)).encode("ascii")).hexdigest()
 
 
 def chain_hash(prev_hash: str, content: bytes) -> str:
@@ -88,6 +98,7 @@ class Problem(enum.Enum):
     """What is wrong at a broken link."""
 
     CONTENT_CHANGED = "content changed"
+    SEAL_MISMATCH = "redaction seals differ from the redaction's record"
     PREVIOUS_HASH_MISMATCH = "previous hash mismatch"
     ROW_MISSING = "row missing"
     HEAD_CHANGED = "recorded head changed"
@@ -136,9 +147,14 @@ def _batches(batch_size: int) -> Iterator[list[RowMapping]]:
         after = rows[-1]["id"]
 
 
-def _check(row: RowMapping, prev_id: int, prev_hash: str) -> ChainBreak | None:
-    """The first thing wrong with `row`, given the row before it (id 0 and GENESIS for the first)."""
-    if row["row_hash"] != chain_hash(row["prev_hash"] or "", canonical_content(row)):
+def _check(row: RowMapping, prev_id: int, prev_hash: str, seal: str | None = None) -> ChainBreak | None:
+    """The first thing wrong with `row`, given the row before it (id 0 and GENESIS for the first). A row a
+    redaction sealed keeps its row_hash (the links hold) and must match its seal instead."""
+    if seal is not None:
+        if seal_hash(row) != seal:
+            return ChainBreak(row["id"], Problem.CONTENT_CHANGED,
+                              "it was redacted, and its content no longer matches the redaction's seal")
+    elif row["row_hash"] != chain_hash(row["prev_hash"] or "", canonical_content(row)):
         return ChainBreak(row["id"], Problem.CONTENT_CHANGED,
                           "its row_hash does not match its content and prev_hash")
     if row["prev_hash"] == prev_hash:
@@ -172,10 +188,11 @@ def verify_chain(batch_size: int = 1000, head: tuple[int, str] | None = None) ->
     transaction of the caller's open on SQLite). `head`, an (id, row_hash) printed by an earlier run,
     must still be there: a chain rewritten from some row onwards, or cut short, still links up.
     """
+    seals, by_redaction, recorded = _seals()
     count, prev_id, prev_hash = 0, 0, GENESIS
     for rows in _batches(batch_size):
         for row in rows:
-            broken = _check(row, prev_id, prev_hash)
+            broken = _check(row, prev_id, prev_hash, seals.get(row["id"]))
             if broken is None and head is not None and prev_id < head[0] <= row["id"]:
                 broken = _check_head(row, head, prev_id)
             if broken is not None:
@@ -183,4 +200,38 @@ def verify_chain(batch_size: int = 1000, head: tuple[int, str] | None = None) ->
             count, prev_id, prev_hash = count + 1, row["id"], row["row_hash"]
     if head is not None and prev_id < head[0]:
         return ChainReport(count, prev_id or None, prev_hash, _check_head(None, head, prev_id))
-    return ChainReport(count, prev_id or None, prev_hash)
+    return ChainReport(count, prev_id or None, prev_hash, _check_seals(by_redaction, recorded))
+
+
+Seals = tuple[dict[int, str], dict[int, list[tuple[int, str]]], dict[int, tuple[int, Any]]]
+
+
+def _seals() -> Seals:
+    """The seals of redacted rows (by audit row and by redaction) and each redaction's audit row (id, changes):
+    two queries, however long the log (redacted rows are a small part of it)."""
+    by_row: dict[int, str] = {}
+    by_redaction: dict[int, list[tuple[int, str]]] = {}
+    with db.engine.connect() as connection:
+        for redaction_id, audit_id, sealed in connection.execute(
+                select(AuditSeal.redaction_id, AuditSeal.audit_id, AuditSeal.sealed_hash)):
+            by_row[audit_id] = sealed
+            by_redaction.setdefault(redaction_id, []).append((audit_id, sealed))
+        recorded = {row.object_id: (row.id, row.changes) for row in connection.execute(
+            select(AuditLog.id, AuditLog.object_id, AuditLog.changes)
+            .where(AuditLog.action == "case.redact", AuditLog.object_type == "redaction"))}
+    return by_row, by_redaction, recorded
+
+
+def _check_seals(found: dict[int, list[tuple[int, str]]], recorded: dict[int, tuple[int, Any]]) -> ChainBreak | None:
+    """Whether each redaction's seals are those its own (chained, unsealed) audit row recorded: a seal added
+    or changed afterwards cannot excuse a rewritten row."""
+    for redaction_id in sorted(set(found) | set(recorded)):
+        entry = recorded.get(redaction_id)
+        audit_id = entry[0] if entry else None
+        changes: dict[str, Any] = (entry[1] if entry else None) or {}
+        digest = (changes.get("sealed") or [None, None])[1]
+        if audit_id is None or digest != seals_digest(found.get(redaction_id, [])):
+            first = min((a for a, _ in found.get(redaction_id, [])), default=audit_id or 0)
+            return ChainBreak(first, Problem.SEAL_MISMATCH,
+                              f"the seals of redaction {redaction_id} differ from what its audit row recorded")
+    return None

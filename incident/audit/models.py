@@ -40,3 +40,14 @@ class AuditLog(Model):
     row_hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship("User")
+
+
+class AuditSeal(Model):
+    """An audit row whose personal values a redaction removed: the hash of its content as it now stands,
+    so the chain still verifies every byte of it (incident/audit/chain.py); append-only, one per row."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit_log.id"), unique=True)
+    redaction_id: Mapped[int] = mapped_column(ForeignKey("redaction.id"), index=True)
+    #: SHA-256 (hex) of the row's canonical content after the redaction.
+    sealed_hash: Mapped[str] = mapped_column(String(64))

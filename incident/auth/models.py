@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, Index, String, false
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -27,6 +27,14 @@ class Department(Model):
     #: How the public and the press reach the department (phone, email), printed on notices.
     contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Working hours, Asia/Tokyo minutes after midnight (08:30 = 510, 17:15 = 1035): outside them an
+    #: escalation goes to the on-call person first, and low-severity timers wait (escalation.toml).
+    work_start_minute: Mapped[int] = mapped_column(default=510, server_default="510")
+    work_end_minute: Mapped[int] = mapped_column(default=1035, server_default="1035")
+    #: Working weekdays as digits, 0 = Monday ("01234": Monday to Friday).
+    work_weekdays: Mapped[str] = mapped_column(String(7), default="01234", server_default="01234")
+    #: The department's own closed dates besides public holidays (a facility's 休館日), ISO dates, one a line.
+    closed_dates: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     def __repr__(self) -> str:
         return f"<Department {self.code}>"

@@ -34,7 +34,7 @@ CODE_MAX = 40
 #: Filters of the user list by state.
 STATES = ("active", "inactive", "pending")
 #: A department's own audit rows, which are not "history" that forbids deleting it.
-_OWN_DEPARTMENT_ACTIONS = ("department.create", "department.rename", "department.contact")
+_OWN_DEPARTMENT_ACTIONS = ("department.create", "department.rename", "department.contact", "department.hours")
 _UNSET: Any = object()
 
 

@@ -126,6 +126,8 @@ class Case(Model):
     #: incident.cases.retention), and the last day it is kept (None: permanent, or still open).
     retention_class: Mapped[str | None] = mapped_column(String(20))
     retention_until: Mapped[dt.date | None] = mapped_column(Date)
+    #: When the personal data of the record was removed after its retention ended (see Redaction).
+    redacted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Optimistic-locking counter: a save made from an older version is refused.
     version: Mapped[int] = mapped_column(default=1)
 
@@ -211,6 +213,42 @@ class RetentionEvent(Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     actor: Mapped[User | None] = relationship()
+
+
+class RecordExport(Model):
+    """The full record of a case written out for the city's records system (report, JSON, evidence files and
+    a SHA-256 manifest); append-only. A redaction needs one made after the case's last event."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: The newest audit row of the case the export holds: a later change makes it out of date.
+    last_audit_id: Mapped[int | None] = mapped_column()
+    #: SHA-256 (hex) of the manifest file and of the whole ZIP as it was sent.
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    archive_sha256: Mapped[str] = mapped_column(String(64))
+    files: Mapped[int] = mapped_column()
+    size: Mapped[int] = mapped_column()
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User] = relationship()
+
+
+class Redaction(Model):
+    """The removal of a case's personal data once its retention ended: one per case, append-only. What was
+    removed is counted in `removed`; the texts themselves are gone (blanked in place, see
+    incident.database.REDACTABLE_COLUMNS), and the export it followed holds them."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    export_id: Mapped[int] = mapped_column(ForeignKey("record_export.id"))
+    #: {"notes": 3, "evidence_files": [ids], "audit_rows": 12, ...}
+    removed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User] = relationship()
+    export: Mapped[RecordExport] = relationship()
 
 
 class TimelineEvent(Model):

@@ -251,6 +251,9 @@ def change_status(
         )
     if not policy.can_change_status(actor, case, target):
         raise PermissionDenied(_l("案件の終了と再開は所属長または秘書広報課が行います。"))
+    if case.redacted_at is not None:
+        # Its personal data is gone with its retention: the record is final.
+        raise CaseError(_l("保存期間が満了して個人情報を消去した記録は、再開できません。"))
     errors: dict[str, Any] = {}
     if transition.requires_reason and not reason:
         errors["reason"] = _l("理由を入力してください。")

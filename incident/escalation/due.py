@@ -13,18 +13,78 @@ from sqlalchemy.orm import joinedload
 from incident.auth.models import User
 from incident.cases.models import Case, CaseStatus
 from incident.drafts.models import Draft, DraftStatus
-from incident.escalation.levels import rules
+from incident.escalation.hours import Schedule, is_working_time, working_start_before
+from incident.escalation.levels import on_call_for, rules
 from incident.escalation.models import Escalation
+from incident.escalation.rules import Timing
+from incident.escalation.schedules import city_closed, on_call_now, read_schedules
 from incident.extensions import db
 from incident.playbooks.models import CaseStepDue, PlaybookVersion, StepEvent
 from incident.playbooks.service import PENDING, StepState, checklist
 from incident.playbooks.states import parse_stored
 
 
-def past(column: Any, now: dt.datetime, minutes: Callable[[Any], int]) -> Any:
-    """SQL: `column` lies at least the case's severity's `minutes` before `now` (Case must be in the query)."""
-    return or_(*(and_(Case.severity == severity, column <= now - dt.timedelta(minutes=minutes(timing)))
-                 for severity, timing in rules().timings.items()))
+class Clock:
+    """How long things have waited at `now`, in wall-clock minutes or, for a severity whose timers wait for
+    working hours, in its department's working minutes. The departments' schedules are read once, and each
+    threshold is worked out once per group of departments with the same schedule, never per case. It holds
+    no database objects, so one clock serves every batch (and transaction) of a sweep."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self._schedules: dict[int, Schedule] | None = None
+        self._before: dict[tuple[Schedule, int], dt.datetime] = {}
+
+    @property
+    def schedules(self) -> dict[int, Schedule]:
+        """Every department's working hours (one query, on first use)."""
+        if self._schedules is None:
+            self._schedules = read_schedules()
+        return self._schedules
+
+    def schedule(self, department_id: int) -> Schedule:
+        """A department's working hours (the city's defaults for one created since the clock read them)."""
+        found = self.schedules.get(department_id)
+        return found if found is not None else Schedule(city_closed=city_closed())
+
+    def _start_before(self, schedule: Schedule, minutes: int) -> dt.datetime:
+        key = (schedule, minutes)
+        if key not in self._before:
+            self._before[key] = working_start_before(schedule, self.now, minutes)
+        return self._before[key]
+
+    def limit(self, case: Case, minutes: Callable[[Timing], int]) -> dt.datetime:
+        """The latest instant from which the case's `minutes` have passed by now."""
+        timing = rules().timings[case.severity.value]
+        if timing.working_hours_only:
+            return self._start_before(self.schedule(case.department_id), minutes(timing))
+        return self.now - dt.timedelta(minutes=minutes(timing))
+
+    def limit_for(self, schedule: Schedule, minutes: int) -> dt.datetime:
+        """The latest instant from which `minutes` working minutes of `schedule` have passed by now."""
+        return self._start_before(schedule, minutes)
+
+    def working(self, department_id: int) -> bool:
+        """Whether the department is at work now."""
+        return is_working_time(self.schedule(department_id), self.now)
+
+
+def past(column: Any, clock: Clock, minutes: Callable[[Timing], int]) -> Any:
+    """SQL: `column` lies at least the case's severity's `minutes` before the clock's now (Case must be in the
+    query); for a severity counting working hours, with one threshold per group of identical schedules."""
+    clauses = []
+    for severity, timing in rules().timings.items():
+        if not timing.working_hours_only:
+            clauses.append(and_(Case.severity == severity,
+                                column <= clock.now - dt.timedelta(minutes=minutes(timing))))
+            continue
+        groups: dict[Schedule, list[int]] = defaultdict(list)
+        for department_id, schedule in clock.schedules.items():
+            groups[schedule].append(department_id)
+        clauses.extend(and_(Case.severity == severity, Case.department_id.in_(ids),
+                            column <= clock.limit_for(schedule, minutes(timing)))
+                       for schedule, ids in groups.items())
+    return or_(*clauses) if clauses else false()
 
 
 def is_open(*where: Any) -> Any:
@@ -44,7 +104,7 @@ def required_steps() -> list[tuple[str, str]]:
             for step in parse_stored(row.version, row.text, row.file_name).steps if step.required]
 
 
-def may_have_overdue_steps(now: dt.datetime, required: list[tuple[str, str]]) -> Any:
+def may_have_overdue_steps(clock: Clock, required: list[tuple[str, str]]) -> Any:
     """SQL: the case in the outer query has a required step pending long enough past its due time to escalate
     (case_step_due). Batch.overdue_steps can only find steps where this holds, so the sweep reads the
     checklists of these cases alone: a fixed number of queries per round when nothing is late."""
@@ -52,7 +112,7 @@ def may_have_overdue_steps(now: dt.datetime, required: list[tuple[str, str]]) ->
         return false()
     return select(CaseStepDue.case_id).where(
         CaseStepDue.case_id == Case.id, tuple_(Case.playbook_version, CaseStepDue.step_key).in_(required),
-        past(CaseStepDue.due_at, now, lambda t: t.step_overdue_minutes)).exists()
+        past(CaseStepDue.due_at, clock, lambda t: t.step_overdue_minutes)).exists()
 
 
 def draft_subject() -> Any:
@@ -63,12 +123,20 @@ def draft_subject() -> Any:
 class Batch:
     """The cases of one batch and what the sweep reads of them, loaded in a fixed number of queries."""
 
-    def __init__(self, case_ids: Iterable[int], now: dt.datetime, steps: bool) -> None:
+    def __init__(self, case_ids: Iterable[int], now: dt.datetime, steps: bool, clock: Clock | None = None,
+                 tells: bool = False) -> None:
         ids = sorted(set(case_ids))
         self.now = now
+        self.clock = clock if clock is not None and clock.now == now else Clock(now)
         self.people_of: dict[str, list[User]] = {}
         self.cases = {c.id: c for c in db.session.scalars(
             select(Case).where(Case.id.in_(ids)).options(joinedload(Case.assignee)))}
+        # Who is on call, read before any write (SQLite's write lock) and only for departments now outside
+        # their working hours: one query for the whole batch, none in the daytime.
+        self._on_call: dict[int, User] = {}
+        if tells:
+            outside = {c.department_id for c in self.cases.values() if not self.clock.working(c.department_id)}
+            self._on_call = on_call_now(outside, now) if outside else {}
         self.events: dict[int, list[StepEvent]] = defaultdict(list)
         self.taken_on: set[int] = set()
         self.waiting: dict[int, set[str]] = defaultdict(set)
@@ -87,6 +155,11 @@ class Batch:
                 Draft.case_id.in_(ids), Draft.status == DraftStatus.SUBMITTED)):
             self.waiting[case_id].add(draft_type.value)
 
+    def on_call(self, case: Case, besides: User | None = None) -> User | None:
+        """The on-call person to tell first about an escalation of the case raised now (or None)."""
+        return on_call_for(case, self.now, self.clock.schedule(case.department_id),
+                           self._on_call.get(case.department_id), besides)
+
     def overdue_steps(self, case: Case) -> list[StepState]:
         """The required steps overdue long enough to escalate, leaving out those whose lateness another
         escalation already stands for, so that one problem raises one alarm:
@@ -98,7 +171,7 @@ class Batch:
         - a draft step whose draft awaits approval waits on the approver: that is the approval-wait escalation."""
         if case.acknowledged_at is None and case.id not in self.taken_on:
             return []
-        limit = self.now - dt.timedelta(minutes=rules().timings[case.severity.value].step_overdue_minutes)
+        limit = self.clock.limit(case, lambda t: t.step_overdue_minutes)
         waiting = self.waiting.get(case.id, set())
         return [state for state in checklist(case, events=self.events.get(case.id, []), now=self.now)
                 if state.state == PENDING and state.step.required and state.due_at is not None

@@ -9,11 +9,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, Update
 
 from incident import policy
-from incident.auth.models import User
+from incident.auth.models import Department, User
 from incident.auth.service import pr_office, supervisors_of
 from incident.cases.models import Case, TimelineEvent
+from incident.escalation.hours import Schedule, add_working_minutes, is_working_time
 from incident.escalation.models import ESCALATION_TRIGGER_LABELS, Escalation, EscalationNotice
 from incident.escalation.rules import Rules
+from incident.escalation.schedules import schedule_of
 from incident.extensions import db
 from incident.notifications import service as notifications
 
@@ -54,11 +56,14 @@ def first_told(case: Case, start: int, people_of: dict[str, list[User]] | None =
     return None
 
 
-def tell(escalation: Escalation, case: Case, index: int, people: list[User], now: dt.datetime) -> None:
-    """Record who is told at a level and notify them (in the app, and by mail when they want it)."""
+def tell(escalation: Escalation, case: Case, index: int, people: list[User], now: dt.datetime,
+         level_name: str | None = None) -> None:
+    """Record who is told at a level and notify them (in the app, and by mail when they want it);
+    `level_name` "on_call" marks the on-call person told before level `index`."""
     for person in people:
-        db.session.add(EscalationNotice(escalation_id=escalation.id, level=index, level_name=rules().levels[index],
-                                        user_id=person.id, created_at=now))
+        db.session.add(EscalationNotice(escalation_id=escalation.id, level=index,
+                                        level_name=level_name or rules().levels[index], user_id=person.id,
+                                        created_at=now))
     notifications.notify(
         people, "escalation",
         _l("【エスカレーション】%(number)s %(title)s", number=case.number, title=case.title),
@@ -82,9 +87,30 @@ def note_on_timeline(case: Case, actor: User | None, event: str, escalation: Esc
                                        "reason": escalation.reason, **data}))
 
 
-def next_at(case: Case, now: dt.datetime) -> dt.datetime:
-    """When an unanswered escalation of this case climbs to its next level."""
-    return now + dt.timedelta(minutes=rules().timings[case.severity.value].next_level_minutes)
+def schedule_for(case: Case) -> Schedule:
+    """The working hours of the case's department."""
+    return schedule_of(db.session.get_one(Department, case.department_id))
+
+
+def next_at(case: Case, now: dt.datetime, schedule: Schedule | None = None) -> dt.datetime:
+    """When an unanswered escalation of this case climbs to its next level: in working minutes of the case's
+    department (`schedule`, read when not given) for a severity whose timers wait for working hours."""
+    timing = rules().timings[case.severity.value]
+    if timing.working_hours_only:
+        return add_working_minutes(schedule or schedule_for(case), now, timing.next_level_minutes)
+    return now + dt.timedelta(minutes=timing.next_level_minutes)
+
+
+def on_call_for(case: Case, now: dt.datetime, schedule: Schedule, on_call: User | None,
+                besides: User | None = None) -> User | None:
+    """Who is told first about an escalation of the case raised now: outside the department's working hours,
+    the person on call (`on_call`, read by the caller) if active and allowed to see the case; else None (the
+    chain works as in the daytime). Never the person raising it (`besides`)."""
+    if on_call is None or is_working_time(schedule, now):
+        return None
+    if not on_call.active or not policy.can_view(on_call, case) or (besides is not None and besides.id == on_call.id):
+        return None
+    return on_call
 
 
 def write(statement: Update) -> int:

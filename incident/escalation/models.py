@@ -31,6 +31,8 @@ ESCALATION_LEVEL_LABELS = {
     "assignee": _l("担当者"),
     "supervisors": _l("所属長"),
     "pr_office": _l("秘書広報課"),
+    # Not a level of the chain: the on-call person told first outside working hours (EscalationNotice.level_name).
+    "on_call": _l("当番"),
 }
 
 class Escalation(Model):
@@ -51,6 +53,9 @@ class Escalation(Model):
     level: Mapped[int] = mapped_column(default=0)
     #: When to climb to the next level (or notify again) if nobody acknowledges.
     next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Outside working hours, the on-call person told first: while set, level `level` has not been told
+    #: yet and is the next one told at next_at (the climb clears this); the notices keep who was told.
+    on_call_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -59,6 +64,7 @@ class Escalation(Model):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     raised_by: Mapped[User | None] = relationship(foreign_keys=[raised_by_id])
+    on_call: Mapped[User | None] = relationship(foreign_keys=[on_call_id])
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
 
     @property
@@ -77,3 +83,21 @@ class EscalationNotice(Model):
     level_name: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OnCallShift(Model):
+    """A person on call for a department from `starts_at` to `ends_at` (nights, weekends, holidays): outside
+    working hours escalations go to them first. Where shifts overlap, the most recently created one counts."""
+
+    __table_args__ = (Index("ix_on_call_shift_department_time", "department_id", "ends_at", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

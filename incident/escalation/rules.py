@@ -8,6 +8,7 @@ from pathlib import Path
 SEVERITIES = ("critical", "high", "medium", "low")
 LEVELS = ("assignee", "supervisors", "pr_office")
 _TIMES = ("unacknowledged_minutes", "step_overdue_minutes", "approval_wait_minutes", "next_level_minutes")
+_OPTIONAL = "working_hours_only"
 
 
 class EscalationRulesError(ValueError):
@@ -22,6 +23,9 @@ class Timing:
     step_overdue_minutes: int
     approval_wait_minutes: int
     next_level_minutes: int
+    #: The minutes count only the department's working hours (a low-severity case waits over nights,
+    #: weekends and holidays rather than waking anyone).
+    working_hours_only: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,12 +65,15 @@ def load_rules(path: Path) -> Rules:
     for name in SEVERITIES:
         table = severity[name]
         where = f"{path}:{_line(text, f'[severity.{name}]')}"
-        if not isinstance(table, dict) or set(table) != set(_TIMES):
-            raise EscalationRulesError(f"{where}: [severity.{name}] needs exactly {', '.join(_TIMES)}")
+        if not isinstance(table, dict) or not set(_TIMES) <= set(table) or set(table) - set(_TIMES) - {_OPTIONAL}:
+            raise EscalationRulesError(
+                f"{where}: [severity.{name}] needs exactly {', '.join(_TIMES)} (and optionally {_OPTIONAL})")
         for key in _TIMES:
             value = table[key]
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60 * 24 * 30:
                 raise EscalationRulesError(f"{where}: {key} must be whole minutes between 1 and 43200")
+        if not isinstance(table.get(_OPTIONAL, False), bool):
+            raise EscalationRulesError(f"{where}: {_OPTIONAL} must be true or false")
         timings[name] = Timing(**table)
     chain = data.get("chain")
     where = f"{path}:{_line(text, '[chain]')}"

@@ -15,9 +15,22 @@ from incident.cases.service import require_open
 from incident.dates import utcnow
 from incident.drafts.models import Draft
 from incident.errors import CaseError, NotFound, PermissionDenied, ValidationFailed
-from incident.escalation.levels import level_index, next_at, note_on_timeline, notify_from, recipients, rules, write
+from incident.escalation.hours import is_working_time
+from incident.escalation.levels import (
+    level_index,
+    next_at,
+    note_on_timeline,
+    notify_from,
+    on_call_for,
+    recipients,
+    rules,
+    schedule_for,
+    tell,
+    write,
+)
 from incident.escalation.models import ESCALATION_LEVEL_LABELS, Escalation, EscalationNotice
 from incident.escalation.queries import open_escalations
+from incident.escalation.schedules import on_call_now
 from incident.escalation.sweeping import sweep
 from incident.extensions import db
 
@@ -63,17 +76,28 @@ def escalate(actor: User, case: Case, reason: Any, level: Any = None) -> Escalat
         raise ValidationFailed(fields=errors)
     now = utcnow()
     start = level_index(start_level)
+    schedule = schedule_for(case)
+    # Outside working hours the person on call hears first; the level asked for is told at next_at.
+    on_shift = (on_call_now([case.department_id], now).get(case.department_id)
+                if not is_working_time(schedule, now) else None)  # no query in the daytime
+    on_call = on_call_for(case, now, schedule, on_shift, besides=actor)
     escalation = Escalation(case_id=case.id, trigger="manual", reason=text, level=start,
-                            raised_by_id=actor.id, created_at=now, next_at=next_at(case, now))
+                            raised_by_id=actor.id, created_at=now, next_at=next_at(case, now, schedule),
+                            on_call_id=on_call.id if on_call is not None else None)
     db.session.add(escalation)
     db.session.flush()
-    level = notify_from(escalation, case, start, now)
-    if level is None:  # nobody above (e.g. the PR office escalating with no other admin): tell the last level
-        level = notify_from(escalation, case, len(rules().levels) - 1, now)
-    escalation.level = level if level is not None else start
-    note_on_timeline(case, actor, "escalated", escalation, level=rules().levels[escalation.level])
+    if on_call is not None:
+        tell(escalation, case, start, [on_call], now, level_name="on_call")
+        told = "on_call"
+    else:
+        level = notify_from(escalation, case, start, now)
+        if level is None:  # nobody above (e.g. the PR office escalating with no other admin): tell the last level
+            level = notify_from(escalation, case, len(rules().levels) - 1, now)
+        escalation.level = level if level is not None else start
+        told = rules().levels[escalation.level]
+    note_on_timeline(case, actor, "escalated", escalation, level=told)
     audit.record(actor, "escalation.create", "escalation", escalation.id, case_id=case.id,
-                 changes={"reason": (None, text), "level": (None, rules().levels[escalation.level])})
+                 changes={"reason": (None, text), "level": (None, told)})
     return escalation
 
 
@@ -120,9 +144,10 @@ def resolve_for_case(case: Case, trigger: str) -> None:
 
 def take_on_by_acting(actor: User, case: Case, how: str, *, besides: Draft | None = None) -> list[Escalation]:
     """Someone at (or above) an open escalation's current level acted on the case (`how`, a key of
-    ESCALATION_TAKEN_BY_LABELS): it is theirs now, acknowledged in their name, and climbs no further. The person who
-    raised it, and anyone below its level, acting on the case leaves it climbing. The approval wait of a
-    draft just decided (`besides`) is not taken on: its cause is gone, and the sweep resolves it."""
+    ESCALATION_TAKEN_BY_LABELS): it is theirs now, acknowledged in their name, and climbs no further. So does the
+    on-call person told first, while the chain waits on them. The person who raised it, and anyone below its
+    level, acting on the case leaves it climbing. The approval wait of a draft just decided (`besides`) is not
+    taken on: its cause is gone, and the sweep resolves it."""
     levels = rules().levels
     now = utcnow()
     taken = []
@@ -131,7 +156,9 @@ def take_on_by_acting(actor: User, case: Case, how: str, *, besides: Draft | Non
                 and escalation.subject.partition(":")[0] == str(besides.id)):
             continue
         level = levels[min(escalation.level, len(levels) - 1)]
-        if not policy.takes_escalation_by_acting(actor, case, level, raised_by_id=escalation.raised_by_id):
+        on_call = escalation.on_call_id is not None and escalation.on_call_id == actor.id
+        if not (on_call and actor.id != escalation.raised_by_id) and not policy.takes_escalation_by_acting(
+                actor, case, level, raised_by_id=escalation.raised_by_id):
             continue
         if write(update(Escalation).where(
                 Escalation.id == escalation.id, Escalation.acknowledged_at.is_(None), Escalation.resolved_at.is_(None))

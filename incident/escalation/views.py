@@ -63,7 +63,7 @@ def escalate(case_id: int):
     except (ValidationFailed, CaseError) as exc:  # no reason, a level the user may not choose, or a closed case
         boundary.refuse(exc, at="escalations")
     else:
-        level = service.rules().levels[escalation.level]
+        level = "on_call" if escalation.on_call_id is not None else service.rules().levels[escalation.level]
         flash_at("escalations", _("エスカレーションしました。%(who)sに知らせました。",
                                   who=labels.ESCALATION_LEVEL_LABELS[level]))
     return redirect(url_for("cases.show", case_id=case.id, _anchor="escalations"))

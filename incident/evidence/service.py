@@ -86,7 +86,8 @@ def name_for_type(name: str, content_type: str) -> str:
 
 def download_name(evidence: Evidence) -> str:
     """The name a file is shown and downloaded under (rows stored before names were fixed too)."""
-    return name_for_type(evidence.original_name, evidence.content_type)
+    # A redaction blanks the uploader's name (it may name a person): the file is then known by its number.
+    return name_for_type(evidence.original_name or f"evidence-{evidence.id}", evidence.content_type)
 
 
 def upload_dir() -> Path:

@@ -24,16 +24,16 @@ from incident.reports.models import DisclosureRequest
 bp = Blueprint("report", __name__)
 
 
-def _context(case_id: int) -> dict[str, Any]:
+def report_context(case_id: int) -> dict[str, Any]:
     """What both renditions show: the gathered report, today's date in the Japanese era, the labels."""
     now = utcnow()
     return {"report": report.case_report(current_user, case_id), "report_date": era_date(now), "now": now,
             "review_fields": REVIEW_FIELDS, "review_labels": REVIEW_LABELS}
 
 
-def _markdown(case_id: int, **extra: Any) -> tuple[str, str]:
+def report_markdown(case_id: int, **extra: Any) -> tuple[str, str]:
     """The report as Markdown, and its file name."""
-    context = _context(case_id)
+    context = report_context(case_id)
     case = context["report"].case
     body = render_template("reports/case_report.md", case=case, md=report.md_inline, code=report.md_code,
                            block=report.md_block, **context, **extra)
@@ -52,7 +52,7 @@ def _download(body: str, name: str) -> Response:
 @login_required
 def case_report(case_id: int):
     """The printable report of a case (A4 from the browser's print)."""
-    context = _context(case_id)
+    context = report_context(case_id)
     return render_template("reports/case_report.html", case=context["report"].case, **context)
 
 
@@ -60,7 +60,7 @@ def case_report(case_id: int):
 @login_required
 def case_report_markdown(case_id: int):
     """The report as a Markdown file (UTF-8), downloaded as an attachment."""
-    return _download(*_markdown(case_id))
+    return _download(*report_markdown(case_id))
 
 
 # ---- disclosure requests (情報公開) ------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def disclosures(case_id: int):
 
 def _visible(case_id: int) -> str:
     """The case report's text as it reads on the printable page, unmasked."""
-    context = _context(case_id)
+    context = report_context(case_id)
     # The report alone: the whole page would take this request's messages before a refusal adds its own.
     return disclosure.visible_text(render_template("reports/_case_report_article.html", case=context["report"].case,
                                                    **context))
@@ -169,7 +169,7 @@ def _package_context(request: DisclosureRequest) -> dict[str, Any]:
 def disclosure_print(case_id: int, request_id: int):
     """The disclosed report: the case report with every withheld passage masked, to print (or save as PDF)."""
     case, request = _found(disclosure.get_request, case_id, request_id)
-    context = _context(case.id)
+    context = report_context(case.id)
     page = render_template("reports/case_report.html", case=case, **context, **_package_context(request))
     masked, left = disclosure.mask_html(page, [m.passage for m in disclosure.in_force(request)])
     if left:
@@ -184,6 +184,6 @@ def disclosure_print(case_id: int, request_id: int):
 def disclosure_markdown(case_id: int, request_id: int):
     """The disclosed report as Markdown, every withheld passage masked."""
     case, request = _found(disclosure.get_request, case_id, request_id)
-    body, name = _markdown(case.id, **_package_context(request))
+    body, name = report_markdown(case.id, **_package_context(request))
     masked = disclosure.mask_markdown(body, [m.passage for m in disclosure.in_force(request)])
     return _download(masked, name.replace("-report.md", f"-disclosure-{request.id}.md"))

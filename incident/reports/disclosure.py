@@ -194,7 +194,7 @@ def mask_html(page: str, passages: Iterable[str]) -> tuple[Markup, list[str]]:
     so the markup stays whole), and the passages still readable there (one that runs across a change of
     element, e.g. an account's name and its address): the page must not be handed out while there are any."""
     before, parts, after = _texts(page)
-    wanted = list(passages)
+    wanted = [p for p in passages if p]  # a redaction blanks the passages: nothing is left to mask
     masked = [part if part.startswith("<") else _masked(part, wanted, html_forms) for part in parts]
     body = "".join(masked)
     readable = visible_text(START + body + END)

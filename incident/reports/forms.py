@@ -28,3 +28,13 @@ class UnmaskForm(FlaskForm):
     """Why a mask is taken back."""
 
     reason = StringField(_l("取り消す理由"), validators=[Optional(), Length(max=REASON_MAX)])
+
+
+class RecordExportForm(FlaskForm):
+    """Writing a closed case's full record out (a POST: the export is recorded)."""
+
+
+class RedactionForm(FlaskForm):
+    """The case number typed again to confirm a redaction, and the evidence files to remove with it."""
+
+    confirmation = StringField(_l("確認のため、案件番号を入力"), validators=[Optional(), Length(max=40)])

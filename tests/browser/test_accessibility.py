@@ -25,6 +25,7 @@ from incident.cases import retention
 from incident.cases import service as cases
 from incident.cases.models import CaseStatus
 from incident.drafts import service as drafts
+from incident.escalation import on_call
 from incident.escalation import service as escalation
 from incident.evidence.service import add_evidence
 from incident.extensions import db
@@ -69,15 +70,17 @@ def city(make, password):
     chat.add_channel(supervisor, service="teams", name="観光課 Teams", kinds=["case_opened", "escalation"],
                      url="https://prod-01.japaneast.logic.azure.com/workflows/abc/triggers/manual/paths/invoke",
                      department=kanko)
+    on_call.add_shift(supervisor, kanko, user_id=responder.id, starts="2099-12-01T17:15", ends="2099-12-02T08:30")
     ended = make.case(supervisor, kind="flaming", title="終了した炎上の案件")
     cases.change_status(supervisor, ended, CaseStatus.CLOSED, "対応終了", waive_open_steps=True)
+    ended.retention_until = dt.date(2020, 3, 31)  # its retention ended: listed for export and redaction
     request = disclosure.open_request(admin, case.id, "R8-情公-0012", dt.date(2026, 11, 25))
     disclosure.add_mask(admin, case, request, "なりすまし", disclosure.grounds()[0], "説明のための例", case.title)
     db.session.commit()
     return {"responder": responder.email, "disclosure": request.id,
             "retention_year": retention.fiscal_year(ended.retention_until), "admin": admin.email, "supervisor": supervisor.email,
-            "password": password, "case": case.id,
-            "draft": draft.id, "fake": fake.id, "account": account.id}
+            "password": password, "case": case.id, "ended": ended.id,
+            "draft": draft.id, "fake": fake.id, "account": account.id, "kanko": kanko.id}
 
 
 def _pages(city) -> dict[str, list[str]]:
@@ -93,7 +96,9 @@ def _pages(city) -> dict[str, list[str]]:
         ],
         "admin": ["/", f"/cases/{case}", "/public/accounts", "/admin/users", "/audit", "/admin/outbox",
                   "/notifications/chat", f"/cases/{case}/disclosures", f"/cases/{case}/disclosures/{city['disclosure']}",
-                  f"/cases/{case}/disclosures/{city['disclosure']}/print", f"/admin/retention?year={city['retention_year']}", "/no-such-page"],
+                  f"/cases/{case}/disclosures/{city['disclosure']}/print", f"/admin/retention?year={city['retention_year']}",
+                  f"/on-call?department={city['kanko']}", "/admin/retention/expired", f"/cases/{city['ended']}/redaction",
+                  "/no-such-page"],
     }
 
 
