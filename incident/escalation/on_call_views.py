@@ -16,8 +16,9 @@ from incident.dates import format_datetime, utcnow
 from incident.errors import ValidationFailed
 from incident.escalation import on_call
 from incident.escalation.forms import HoursForm, ShiftForm
+from incident.escalation.levels import rules
 from incident.extensions import db
-from incident.labels import options
+from incident.labels import SEVERITY_LABELS, options
 from incident.messages import flash_at
 from incident.pagination import page_args
 
@@ -43,7 +44,10 @@ def _page(department: Department, shift_form: ShiftForm, hours_form: HoursForm, 
     return render_template(
         "escalation/on_call.html", department=department, shift_form=shift_form, hours_form=hours_form,
         shifts=shifts, now=now, on_call_now=on_call.on_call_at(department, now), departments=departments,
-        weekday_labels=WEEKDAY_LABELS, action_form=EmptyForm(), format_datetime=format_datetime), status
+        weekday_labels=WEEKDAY_LABELS, action_form=EmptyForm(), format_datetime=format_datetime,
+        # The severities whose timers count working hours only, as escalation.toml says today.
+        working_hours_only="・".join(str(label) for severity, label in SEVERITY_LABELS.items()
+                                    if rules().timings[severity.value].working_hours_only)), status
 
 
 def _hours_form(department: Department) -> HoursForm:

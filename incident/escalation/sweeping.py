@@ -118,8 +118,11 @@ def _unacknowledged_batch(case_ids: list[int], now: dt.datetime, clock: Clock | 
                 or case.detected_at > batch.clock.limit(case, lambda t: t.unacknowledged_minutes)):
             continue
         waited = int((now - case.detected_at).total_seconds() // 60)
-        _raise(case, "unacknowledged", "",
-               str(_l("検知から %(m)d 分、受付されていません（目安は %(limit)d 分以内）。", m=waited, limit=minutes)),
+        # A severity counted in working hours may have waited far longer on the clock than its limit: say so.
+        why = (_l("検知から %(m)d 分、受付されていません（目安は勤務時間で %(limit)d 分以内）。", m=waited, limit=minutes)
+               if rules().timings[case.severity.value].working_hours_only
+               else _l("検知から %(m)d 分、受付されていません（目安は %(limit)d 分以内）。", m=waited, limit=minutes))
+        _raise(case, "unacknowledged", "", str(why),
                "assignee", batch, report)
     return report
 

@@ -190,6 +190,8 @@ def test_a_low_case_waits_over_the_weekend_and_another_departments_hours_count_f
     escalation = db.session.scalars(select(Escalation).where(Escalation.case_id == city_case.id)).one()
     # Its next level is due 240 working minutes later, the same day at 15:31.
     assert escalation.next_at == jst(2026, 11, 30, 15, 31)
+    # The reason says the limit is in working minutes, since the clock shows far more than 240.
+    assert "目安は勤務時間で 240 分以内" in escalation.reason
     assert told(town["responder"]) == ["assignee"]
 
 
@@ -260,6 +262,7 @@ def test_a_supervisor_adds_and_removes_a_shift(town, login):
     client = login(town["supervisor"])
     page = client.get("/on-call")
     assert page.status_code == 200 and "当番を登録" in page.text and "勤務時間" in page.text
+    assert "重大度が「低」の案件の時間は、勤務時間だけで数えます" in page.text  # as escalation.toml ships
     response = client.post(f"/on-call?department={town['dept'].id}", data={
         "user_id": str(town["duty"].id), "starts_at": local(dt.timedelta(hours=1)),
         "ends_at": local(dt.timedelta(hours=15))})
