@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, select
 
 from incident import policy, signals
 from incident.audit import service as audit
@@ -98,6 +98,12 @@ def extend(actor: User, case: Case, retention_class: str, reason: str) -> None:
     if errors:
         raise ValidationFailed(fields=errors)
     _give(case, actor, retention_class, reason)
+
+
+def expired_and_held(today: dt.date) -> Any:
+    """SQL: a closed case whose retention ended before `today` and whose personal data is still held (to be
+    written out and redacted: incident.reports.records)."""
+    return and_(Case.status == CaseStatus.CLOSED, Case.retention_until < today, Case.redacted_at.is_(None))
 
 
 def history(case: Case) -> list[RetentionEvent]:

@@ -16,6 +16,7 @@ from sqlalchemy.sql.util import find_tables
 
 from incident import pagination, policy
 from incident.auth.models import Department, User
+from incident.cases import retention
 from incident.cases.models import OPEN_STATUSES, Case, Severity
 from incident.cases.queries import SEVERITY_RANK
 from incident.dates import TOKYO, UTC, to_tokyo, utcnow
@@ -90,6 +91,8 @@ class Home:
     follow_ups: Block
     notices: Block
     departments: list[DepartmentSummary] | None
+    #: For the PR office: records whose retention ended still holding personal data (up to COUNT_CAP + 1).
+    expired_records: int | None = None
 
 
 def _open() -> ColumnElement[bool]:
@@ -316,7 +319,9 @@ def home_for(user: User, now: dt.datetime | None = None) -> Home:
         cases=my_cases(user), steps=due_steps(user, now=now), approvals=approvals(user),
         escalations=escalations(user), follow_ups=follow_ups(user, on=to_tokyo(now).date()),
         notices=notices_owed(user),
-        departments=department_summary(user, now) if policy.lists_every_department(user) else None)
+        departments=department_summary(user, now) if policy.lists_every_department(user) else None,
+        expired_records=(pagination.capped_count(select(Case.id).where(
+            retention.expired_and_held(to_tokyo(now).date()))) if policy.can_manage_retention(user) else None))
 
 
 #: The blocks with a full list of their own (/home/<block>), and how to compute it.

@@ -23,6 +23,7 @@ from incident.audit import service as audit
 from incident.audit.chain import seal_hash, seals_digest
 from incident.audit.models import AuditLog, AuditSeal
 from incident.auth.models import User
+from incident.cases import retention
 from incident.cases.models import (
     Case,
     CaseReview,
@@ -73,9 +74,7 @@ def expired(actor: User) -> Select[tuple[Case]]:
     first (the PR office only)."""
     if not policy.can_manage_retention(actor):
         raise NotFound()
-    return (select(Case).where(Case.status == CaseStatus.CLOSED, Case.retention_until < _today(),
-                               Case.redacted_at.is_(None))
-            .order_by(Case.retention_until, Case.id))
+    return select(Case).where(retention.expired_and_held(_today())).order_by(Case.retention_until, Case.id)
 
 
 def latest_exports(case_ids: Iterable[int]) -> dict[int, RecordExport]:

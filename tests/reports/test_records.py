@@ -218,7 +218,10 @@ def test_only_the_pr_office(town, client, login):
     login(town.other)  # does not see it: 404
     assert client.post(f"/cases/{town.case.id}/record-export").status_code == 404
     assert client.get(f"/cases/{town.case.id}/redaction").status_code == 404
+    assert "保存期間が満了した記録" not in client.get("/").get_data(as_text=True)  # the home page: PR office only
     login(town.admin)
+    home = client.get("/").get_data(as_text=True)
+    assert "個人情報が残っている記録が 1 件あります" in home and "/admin/retention/expired" in home
     page = client.get("/admin/retention/expired").get_data(as_text=True)
     assert town.case.number in page and "まだ書き出していません" in page
     assert client.get(f"/cases/{town.case.id + 10**9}/redaction").status_code == 404
@@ -265,6 +268,7 @@ def test_the_walk_of_the_pages(town, client, login):
     done = client.get(f"/cases/{town.case.id}/redaction").get_data(as_text=True)
     assert "が個人情報を消去しました" in done and "メモ 1 件、証拠ファイル 1 件" in done
     assert town.case.number not in client.get("/admin/retention/expired").get_data(as_text=True)
+    assert "保存期間が満了した記録" not in client.get("/").get_data(as_text=True)  # none left to handle
     # Once redacted, a second attempt changes nothing.
     assert _redact(client, town.case).status_code == 200
     assert db.session.scalar(select(text("count(*)")).select_from(Redaction)) == 1
