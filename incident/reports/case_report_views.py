@@ -31,9 +31,9 @@ def report_context(case_id: int) -> dict[str, Any]:
             "review_fields": REVIEW_FIELDS, "review_labels": REVIEW_LABELS}
 
 
-def report_markdown(case_id: int, **extra: Any) -> tuple[str, str]:
-    """The report as Markdown, and its file name."""
-    context = report_context(case_id)
+def report_markdown(case_id: int, context: dict[str, Any] | None = None, **extra: Any) -> tuple[str, str]:
+    """The report as Markdown, and its file name (from `context` when the caller gathered it already)."""
+    context = context or report_context(case_id)
     case = context["report"].case
     body = render_template("reports/case_report.md", case=case, md=report.md_inline, code=report.md_code,
                            block=report.md_block, **context, **extra)

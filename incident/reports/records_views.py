@@ -35,7 +35,7 @@ def export_archive(actor: User, case: Case) -> records.Archive:
     inside a request context of its own, signed in as `actor`)."""
     context = report_context(case.id)
     html = render_template("reports/case_report.html", case=context["report"].case, **context)
-    return records.export_record(actor, case, html, report_markdown(case.id)[0])
+    return records.export_record(actor, case, html, report_markdown(case.id, context)[0])  # gathered once
 
 
 @bp.route("/admin/retention/expired")

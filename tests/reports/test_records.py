@@ -278,9 +278,14 @@ def test_a_large_export_is_sent_from_a_temporary_file_closed_with_the_download(t
     from incident.reports import records
 
     monkeypatch.setattr(records, "IN_MEMORY", 0)  # every export counts as large
+    handed = []
+    made = records.export_record
+    monkeypatch.setattr(records, "export_record", lambda *a: handed.append(made(*a)) or handed[-1])
     login(town.admin)
     archive = _export(client, town.case)  # closes the response: an open file left behind fails the test
     assert archive.testzip() is None and len(archive.namelist()) == 6
+    # It went out as the temporary file on disk (not a copy in memory), and the download closed it.
+    assert not isinstance(handed[0].file, io.BytesIO) and handed[0].file.closed
 
 
 def test_the_command_writes_out_and_redacts_expired_records_in_bulk(town, runner, tmp_path):
